@@ -1,0 +1,59 @@
+import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
+import { AppError, forbidden, unauthenticated } from '../graphql/errors';
+
+/** Who is calling: a buyer (possibly an admin), a partner (API key), or nobody. */
+export type Viewer =
+  | { kind: 'anonymous' }
+  | { kind: 'user'; userId: string; isAdmin: boolean }
+  | { kind: 'partner'; partnerId: string };
+
+export const ANONYMOUS: Viewer = Object.freeze({ kind: 'anonymous' });
+
+export function requireUser(viewer: Viewer): { userId: string; isAdmin: boolean } {
+  if (viewer.kind === 'user') return viewer;
+  if (viewer.kind === 'partner') throw forbidden('Partner API keys can only read booking status');
+  throw unauthenticated();
+}
+
+export function requireAdmin(viewer: Viewer): { userId: string } {
+  const user = requireUser(viewer);
+  if (!user.isAdmin) throw forbidden('This operation needs the admin role');
+  return user;
+}
+
+/** HS256 JWTs signed with JWT_SECRET (DESIGN §6): `sub` is the buyer id, `roles: ["admin"]` marks an admin. */
+export class JwtIdentity {
+  private readonly key: Uint8Array;
+
+  constructor(secret: string) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async sign(subject: string, options: { roles?: string[]; expiresIn?: string } = {}): Promise<string> {
+    return new SignJWT({ roles: options.roles ?? [] })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(subject)
+      .setIssuedAt()
+      .setExpirationTime(options.expiresIn ?? '30d')
+      .sign(this.key);
+  }
+
+  /** Resolves the Authorization header; a present but unusable token is an error, never "anonymous". */
+  async viewerFromAuthorization(header: string | undefined): Promise<Viewer> {
+    if (header === undefined || header.trim() === '') return ANONYMOUS;
+    const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+    if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
+    try {
+      const { payload } = await jwtVerify(match[1], this.key, { algorithms: ['HS256'] });
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) {
+        throw unauthenticated('The token has no usable subject (sub)');
+      }
+      const roles = Array.isArray(payload.roles) ? payload.roles : [];
+      return { kind: 'user', userId: payload.sub, isAdmin: roles.includes('admin') };
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The token has expired');
+      throw unauthenticated('The token is invalid');
+    }
+  }
+}

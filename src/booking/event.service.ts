@@ -1,0 +1,48 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../clock';
+import { badUserInput } from '../graphql/errors';
+import type { CreateEventInput } from './booking.types';
+import { Event } from './event.entity';
+import { Seat } from './seat.entity';
+
+export class EventService {
+  constructor(private readonly clock: Clock) {}
+
+  /** Upcoming and past events, soonest first. */
+  async listEvents(em: EntityManager): Promise<Event[]> {
+    return em.find(Event, {}, { orderBy: { startsAt: 'asc', id: 'asc' } });
+  }
+
+  async findEvent(em: EntityManager, id: string): Promise<Event | null> {
+    if (!isUuid(id)) throw badUserInput('id', 'must be a UUID');
+    return em.findOne(Event, id);
+  }
+
+  /** Creates an event with its seats in one transaction; labels must be unique within the event. */
+  async createEvent(em: EntityManager, input: CreateEventInput): Promise<Event> {
+    if (Number.isNaN(input.startsAt.getTime())) throw badUserInput('input.startsAt', 'must be a valid date-time');
+    if (input.startsAt.getTime() <= this.clock.now().getTime()) {
+      throw badUserInput('input.startsAt', 'must be in the future');
+    }
+    const seen = new Map<string, number>();
+    input.seats.forEach((seat, index) => {
+      const label = seat.label.trim();
+      if (label === '') throw badUserInput(`input.seats[${index}].label`, 'must not be blank');
+      const first = seen.get(label);
+      if (first !== undefined) {
+        throw badUserInput(`input.seats[${index}].label`, `"${label}" is already used by input.seats[${first}]`);
+      }
+      seen.set(label, index);
+    });
+    return em.transactional(async (tx) => {
+      const event = tx.create(Event, { title: input.title.trim(), startsAt: input.startsAt, createdAt: this.clock.now() });
+      for (const seat of input.seats) tx.create(Seat, { event, label: seat.label.trim(), price: seat.price });
+      return event;
+    });
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,43 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { requireUser } from '../auth/identity';
+import type { RequestContext } from '../graphql/context';
+import { CancelReservationInput, HoldSeatInput, ReservationView, SeatView } from './booking.types';
+import type { ReservationService } from './reservation.service';
+
+@Resolver(() => ReservationView)
+export class ReservationResolver {
+  constructor(private readonly reservationService: ReservationService) {}
+
+  @Query(() => ReservationView, { nullable: true, description: 'The owner, or an admin.' })
+  async reservation(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<ReservationView | null> {
+    const reservation = await this.reservationService.findVisible(ctx.em, requireUser(ctx.viewer), id);
+    return reservation && ReservationView.from(reservation);
+  }
+
+  @Query(() => [ReservationView])
+  async myReservations(@Ctx() ctx: RequestContext): Promise<ReservationView[]> {
+    const { userId } = requireUser(ctx.viewer);
+    return (await this.reservationService.listForBuyer(ctx.em, userId)).map(ReservationView.from);
+  }
+
+  @Mutation(() => ReservationView)
+  async holdSeat(@Arg('input') input: HoldSeatInput, @Ctx() ctx: RequestContext): Promise<ReservationView> {
+    const { userId } = requireUser(ctx.viewer);
+    return ReservationView.from(await this.reservationService.holdSeat(ctx.em, userId, input.seatId));
+  }
+
+  @Mutation(() => ReservationView, {
+    description: 'Releases a HELD seat; a CONFIRMED booking is cancelled and its payment refunded.',
+  })
+  async cancelReservation(@Arg('input') input: CancelReservationInput, @Ctx() ctx: RequestContext): Promise<ReservationView> {
+    const actor = requireUser(ctx.viewer);
+    return ReservationView.from(await this.reservationService.cancelReservation(ctx.em, actor, input.reservationId));
+  }
+
+  @FieldResolver(() => SeatView)
+  async seat(@Root() reservation: ReservationView, @Ctx() ctx: RequestContext): Promise<SeatView> {
+    const seat = await ctx.loaders.seatById.load(reservation.seatId);
+    if (!seat) throw new Error(`Reservation ${reservation.id} points at a missing seat ${reservation.seatId}`);
+    return SeatView.from(seat);
+  }
+}

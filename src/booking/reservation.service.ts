@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../clock';
+import { AppError, badUserInput, forbidden, notFound } from '../graphql/errors';
+import { isUuid } from './event.service';
+import { Reservation, ReservationStatus } from './reservation.entity';
+import { Seat } from './seat.entity';
+
+export interface Actor {
+  userId: string;
+  isAdmin: boolean;
+}
+
+/** Hook for what a CONFIRMED booking needs on cancellation (the refund); provided by the payment module. */
+export interface ConfirmedCancellation {
+  cancelConfirmed(em: EntityManager, reservation: Reservation): Promise<Reservation>;
+}
+
+export class ReservationService {
+  private confirmedCancellation: ConfirmedCancellation | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly holdMinutes: number,
+  ) {}
+
+  setConfirmedCancellation(handler: ConfirmedCancellation): void {
+    this.confirmedCancellation = handler;
+  }
+
+  /**
+   * Holds a seat for `holdMinutes`, snapshotting its price. The seat row is locked so concurrent holds
+   * queue up; stale holds on it are expired first; the partial unique index on active reservations is
+   * the final guard if anything slips past (it then reads as SEAT_UNAVAILABLE, not as a fault).
+   */
+  async holdSeat(em: EntityManager, buyerId: string, seatId: string): Promise<Reservation> {
+    try {
+      return await em.transactional(async (tx) => {
+        const seat = await tx.findOne(Seat, seatId, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (!seat) throw notFound('Seat', seatId);
+        await tx.populate(seat, ['event']);
+        const now = this.clock.now();
+        if (seat.event.startsAt.getTime() <= now.getTime()) {
+          throw new AppError('SEAT_UNAVAILABLE', `The event of seat ${seat.label} has already started`);
+        }
+        await this.expireStaleHolds(tx, seat, now);
+        const occupied = await tx.count(Reservation, {
+          seat,
+          status: { $in: [ReservationStatus.HELD, ReservationStatus.CONFIRMED] },
+        });
+        if (occupied > 0) throw seatUnavailable(seat.label);
+        const reservation = tx.create(Reservation, {
+          seat,
+          buyerId,
+          status: ReservationStatus.HELD,
+          amount: seat.price,
+          merchantUid: newMerchantUid(now),
+          expiresAt: new Date(now.getTime() + this.holdMinutes * 60_000),
+          createdAt: now,
+          updatedAt: now,
+        });
+        await tx.flush();
+        return reservation;
+      });
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw seatUnavailable(seatId);
+      throw error;
+    }
+  }
+
+  /** A reservation its owner or an admin may read; null when it does not exist. */
+  async findVisible(em: EntityManager, actor: Actor, id: string): Promise<Reservation | null> {
+    if (!isUuid(id)) throw badUserInput('id', 'must be a UUID');
+    const reservation = await em.findOne(Reservation, id);
+    if (!reservation) return null;
+    if (reservation.buyerId !== actor.userId && !actor.isAdmin) throw forbidden('This reservation belongs to another buyer');
+    return reservation;
+  }
+
+  async listForBuyer(em: EntityManager, buyerId: string): Promise<Reservation[]> {
+    return em.find(Reservation, { buyerId }, { orderBy: { createdAt: 'desc', id: 'asc' } });
+  }
+
+  /**
+   * Cancels a reservation for its owner (or an admin). A HELD one simply releases the seat; a
+   * CONFIRMED one goes through the payment module so the refund is recorded in the same transaction.
+   */
+  async cancelReservation(em: EntityManager, actor: Actor, id: string): Promise<Reservation> {
+    const existing = await this.findVisible(em, actor, id);
+    if (!existing) throw notFound('Reservation', id);
+    if (existing.status === ReservationStatus.CONFIRMED) {
+      if (!this.confirmedCancellation) throw new AppError('BAD_USER_INPUT', 'Confirmed bookings cannot be cancelled yet');
+      return this.confirmedCancellation.cancelConfirmed(em, existing);
+    }
+    return em.transactional(async (tx) => {
+      const reservation = await tx.findOneOrFail(Reservation, id, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+      if (reservation.status === ReservationStatus.CANCELLED) return reservation;
+      if (reservation.status !== ReservationStatus.HELD) {
+        throw badUserInput('input.reservationId', `a ${reservation.status} reservation cannot be cancelled`);
+      }
+      reservation.status = ReservationStatus.CANCELLED;
+      reservation.cancelledAt = this.clock.now();
+      return reservation;
+    });
+  }
+
+  private async expireStaleHolds(tx: EntityManager, seat: Seat, now: Date): Promise<void> {
+    const stale = await tx.find(Reservation, { seat, status: ReservationStatus.HELD, expiresAt: { $lte: now } });
+    for (const reservation of stale) reservation.status = ReservationStatus.EXPIRED;
+    if (stale.length > 0) await tx.flush();
+  }
+}
+
+function seatUnavailable(label: string): AppError {
+  return new AppError('SEAT_UNAVAILABLE', `Seat ${label} is held or booked by someone else`);
+}
+
+/** `bk_<date>_<random>`: unique, unguessable, and short enough for every PG's order id field. */
+function newMerchantUid(now: Date): string {
+  const day = now.toISOString().slice(0, 10).replace(/-/g, '');
+  return `bk_${day}_${randomBytes(12).toString('base64url')}`;
+}

@@ -1,0 +1,21 @@
+import { randomUUID } from 'node:crypto';
+import { Check, Entity, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Event } from './event.entity';
+
+@Entity({ tableName: 'seat' })
+@Unique({ name: 'seat_event_label_unique', properties: ['event', 'label'] })
+@Check({ name: 'seat_price_positive', expression: 'price > 0' })
+export class Seat {
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @ManyToOne(() => Event, { deleteRule: 'cascade' })
+  event: Event;
+
+  @Property({ type: 'text' })
+  label: string;
+
+  /** Current price in KRW (won); a reservation snapshots it at hold time. */
+  @Property({ type: 'integer' })
+  price: number;
+}

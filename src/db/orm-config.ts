@@ -1,0 +1,33 @@
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { Event } from '../booking/event.entity';
+import { Reservation } from '../booking/reservation.entity';
+import { Seat } from '../booking/seat.entity';
+
+export const entities = [Event, Seat, Reservation];
+
+/**
+ * One place that knows how we talk to PostgreSQL. Tests and the CLI build on it with overrides.
+ * `allowGlobalContext: false` makes any accidental use of the global EntityManager in request code fail.
+ */
+export function createOrmConfig(clientUrl: string, overrides: Partial<Options> = {}): Options {
+  return defineConfig({
+    clientUrl,
+    entities,
+    extensions: [Migrator],
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    debug: false,
+    pool: { min: 0, max: 20 },
+    migrations: {
+      path: 'dist/src/db/migrations',
+      pathTs: 'src/db/migrations',
+      glob: '!(*.d).{js,ts}',
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      emit: 'ts',
+    },
+    ...overrides,
+  });
+}

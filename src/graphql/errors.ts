@@ -1,0 +1,36 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * Error codes clients may rely on (DESIGN §5). Each is a fault or a refusal that moved no money;
+ * outcomes that did move money (a refund) are returned as union members instead.
+ */
+export type AppErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'SEAT_UNAVAILABLE'
+  | 'PAYMENT_NOT_COMPLETED'
+  | 'PAYMENT_ALREADY_USED'
+  | 'GATEWAY_UNAVAILABLE';
+
+const HTTP_STATUS: Partial<Record<AppErrorCode, number>> = { UNAUTHENTICATED: 401 };
+
+export class AppError extends GraphQLError {
+  constructor(
+    readonly code: AppErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ) {
+    const status = HTTP_STATUS[code];
+    super(message, { extensions: { code, ...extensions, ...(status ? { http: { status } } : {}) } });
+    this.name = 'AppError';
+  }
+}
+
+export const unauthenticated = (message = 'Sign in: send "Authorization: Bearer <token>"') =>
+  new AppError('UNAUTHENTICATED', message);
+export const forbidden = (message = 'You are not allowed to do this') => new AppError('FORBIDDEN', message);
+export const notFound = (what: string, id: string) => new AppError('NOT_FOUND', `${what} ${id} was not found`);
+export const badUserInput = (field: string, message: string) =>
+  new AppError('BAD_USER_INPUT', `${field}: ${message}`, { field });

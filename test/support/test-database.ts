@@ -1,0 +1,24 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import pino from 'pino';
+import { openDatabase } from '../../src/db/database';
+
+/** This jest worker's own database inside the run's embedded PostgreSQL. */
+export function testDatabaseUrl(): string {
+  const base = process.env.TEST_PG_BASE_URL;
+  if (!base) throw new Error('TEST_PG_BASE_URL is not set: run the tests through jest (global setup starts PostgreSQL)');
+  return `${base}/booking_test_${process.env.JEST_WORKER_ID ?? '1'}`;
+}
+
+export async function openTestDatabase(): Promise<MikroORM> {
+  return openDatabase(testDatabaseUrl(), pino({ level: 'silent' }), { preferTs: true, pool: { min: 0, max: 30 } });
+}
+
+/** Empties every table of ours (not the migration history) so each test starts from nothing. */
+export async function resetDatabase(orm: MikroORM): Promise<void> {
+  const connection = orm.em.getConnection();
+  const rows: Array<{ tablename: string }> = await connection.execute(
+    `select tablename from pg_tables where schemaname = 'public' and tablename <> 'mikro_orm_migrations'`,
+  );
+  if (rows.length === 0) return;
+  await connection.execute(`truncate ${rows.map((r) => `"${r.tablename}"`).join(', ')} restart identity cascade`);
+}
