@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 export interface AppConfig {
   nodeEnv: 'development' | 'test' | 'production';
   port: number;
+  /** Interface to listen on; 127.0.0.1 unless HOST says otherwise (0.0.0.0 in a container). */
+  host: string;
   /** Unset: an embedded PostgreSQL under `dataDir` is started. */
   databaseUrl: string | null;
   dataDir: string;
@@ -102,6 +104,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const config: AppConfig = {
     nodeEnv,
     port: int('PORT', 4000, 0, 65535),
+    host: str('HOST') ?? '127.0.0.1',
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: str('DATA_DIR') ?? '.data',
     jwtSecret,

@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import { resolve } from 'node:path';
+import { buildApp } from './app';
+import { seedDemoData } from './booking/demo-seed';
+import { systemClock } from './clock';
+import { ConfigError, loadConfig } from './config';
+import { openDatabase } from './db/database';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres';
+import { createLogger } from './logger';
+
+/** `npm start`: everything a developer needs on a fresh machine, or production with DATABASE_URL etc. set. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  let databaseUrl = config.databaseUrl;
+  let embedded: EmbeddedPostgresHandle | null = null;
+  if (!databaseUrl) {
+    const dataDir = resolve(config.dataDir);
+    logger.info({ dataDir }, 'DATABASE_URL is not set: starting an embedded PostgreSQL');
+    embedded = await startEmbeddedPostgres({ dataDir, persistent: true, log: (line) => logger.debug({ postgres: line }) });
+    databaseUrl = `${embedded.baseUrl}/booking`;
+    const pg = embedded;
+    cleanups.push(() => pg.stop());
+  }
+
+  const orm = await openDatabase(databaseUrl, logger);
+  cleanups.unshift(() => orm.close(true));
+  const seeded = await seedDemoData(orm.em.fork(), systemClock);
+  if (seeded) logger.info({ eventId: seeded.id }, 'demo data seeded');
+
+  const app = await buildApp({ config, orm, logger });
+  cleanups.unshift(() => app.close());
+  await app.server.listen({ port: config.port, host: config.host });
+
+  const base = `http://localhost:${config.port}`;
+  const buyerToken = await app.identity.sign('demo-buyer');
+  const adminToken = await app.identity.sign('demo-admin', { roles: ['admin'] });
+  const lines = [
+    '',
+    `GraphQL:      ${base}/graphql`,
+    `Health:       ${base}/healthz  ${base}/readyz`,
+    `Database:     ${embedded ? `embedded PostgreSQL on port ${embedded.port} (data in ${resolve(config.dataDir)})` : 'DATABASE_URL'}`,
+    ...(config.jwtSecretGenerated ? [`JWT_SECRET:   ${config.jwtSecret}  (generated for this run; set JWT_SECRET to keep tokens valid)`] : []),
+    '',
+    'Demo buyer token (Authorization: Bearer …):',
+    buyerToken,
+    '',
+    'Demo admin token:',
+    adminToken,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    for (const cleanup of cleanups) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.error({ err: error }, 'error during shutdown');
+      }
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(`Failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+});
