@@ -3,8 +3,11 @@ import { Migrator } from '@mikro-orm/migrations';
 import { Event } from '../booking/event.entity';
 import { Reservation } from '../booking/reservation.entity';
 import { Seat } from '../booking/seat.entity';
+import { Payment } from '../payment/payment.entity';
+import { PaymentEvent } from '../payment/payment-event.entity';
+import { Refund } from '../payment/refund.entity';
 
-export const entities = [Event, Seat, Reservation];
+export const entities = [Event, Seat, Reservation, Payment, Refund, PaymentEvent];
 
 /**
  * One place that knows how we talk to PostgreSQL. Tests and the CLI build on it with overrides.

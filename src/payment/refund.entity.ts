@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { Check, Entity, Enum, Index, ManyToOne, type Opt, PrimaryKey, Property } from '@mikro-orm/core';
+import { Reservation } from '../booking/reservation.entity';
+
+export enum RefundStatus {
+  PENDING = 'PENDING',
+  SUCCEEDED = 'SUCCEEDED',
+  NEEDS_ATTENTION = 'NEEDS_ATTENTION',
+}
+
+export enum RefundReason {
+  AMOUNT_MISMATCH = 'AMOUNT_MISMATCH',
+  MERCHANT_UID_MISMATCH = 'MERCHANT_UID_MISMATCH',
+  CURRENCY_MISMATCH = 'CURRENCY_MISMATCH',
+  SEAT_UNAVAILABLE = 'SEAT_UNAVAILABLE',
+  RESERVATION_CANCELLED = 'RESERVATION_CANCELLED',
+  /** A second payment for a reservation another payment already confirmed. */
+  DUPLICATE_PAYMENT = 'DUPLICATE_PAYMENT',
+  INTERNAL_ERROR = 'INTERNAL_ERROR',
+  BUYER_CANCELLED = 'BUYER_CANCELLED',
+}
+
+/**
+ * The durable intent to give a payment's money back (the outbox): written in the same transaction as
+ * the decision, before any cancel is sent, and driven to SUCCEEDED or NEEDS_ATTENTION by attempts.
+ * One refund per gateway payment (a full refund), enforced by the unique gateway id.
+ */
+@Entity({ tableName: 'refund' })
+@Index({ name: 'refund_status_idx', properties: ['status', 'createdAt'] })
+@Check({ name: 'refund_amount_positive', expression: 'amount > 0' })
+export class Refund {
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Property({ type: 'text', unique: 'refund_gateway_payment_id_unique' })
+  gatewayPaymentId: string;
+
+  @ManyToOne(() => Reservation, { index: 'refund_reservation_idx' })
+  reservation: Reservation;
+
+  /** Won to give back: everything that was paid. */
+  @Property({ type: 'integer' })
+  amount: number;
+
+  @Enum({ items: () => RefundReason, nativeEnumName: 'refund_reason' })
+  reason: RefundReason;
+
+  @Enum({ items: () => RefundStatus, nativeEnumName: 'refund_status' })
+  status: Opt<RefundStatus> = RefundStatus.PENDING;
+
+  @Property({ type: 'integer' })
+  attempts: Opt<number> = 0;
+
+  /** Attempts allowed before NEEDS_ATTENTION; an admin's retryRefund extends it. */
+  @Property({ type: 'integer' })
+  attemptBudget: number;
+
+  /** Set while one worker is attempting the cancel, so two never send it at once. */
+  @Property({ type: 'timestamptz', nullable: true })
+  attemptLeaseUntil: Opt<Date> | null = null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  nextAttemptAt: Opt<Date> | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  lastError: Opt<string> | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  gatewayCancellationId: Opt<string> | null = null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  succeededAt: Opt<Date> | null = null;
+
+  @Property({ type: 'timestamptz' })
+  createdAt: Opt<Date> = new Date();
+
+  @Property({ type: 'timestamptz', onUpdate: () => new Date() })
+  updatedAt: Opt<Date> = new Date();
+}
