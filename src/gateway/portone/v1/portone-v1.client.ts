@@ -1,0 +1,221 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import fetch, { FetchError } from 'node-fetch';
+import type { Logger } from 'pino';
+import {
+  GatewayError,
+  type CancelPaymentRequest,
+  type GatewayPayment,
+  type GatewayPaymentStatus,
+  type PaymentGateway,
+} from '../../payment-gateway';
+import { mapPortOneV1Failure, type PortOneV1Operation } from './portone-v1.errors';
+
+export interface PortOneV1ClientOptions {
+  baseUrl: string;
+  impKey: string;
+  impSecret: string;
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+  logger?: Logger;
+}
+
+interface V1Envelope<T> {
+  code: number;
+  message: string | null;
+  response: T | null;
+}
+
+interface V1PaymentBody {
+  imp_uid: string;
+  merchant_uid: string;
+  status: string;
+  amount: number;
+  cancel_amount: number;
+  currency: string;
+  paid_at: number;
+  cancel_history: Array<{ cancellation_id: string; amount: number; reason: string | null; cancelled_at: number }> | null;
+}
+
+const STATUS: Record<string, GatewayPaymentStatus> = { ready: 'READY', paid: 'PAID', failed: 'FAILED', cancelled: 'CANCELLED' };
+
+/** Connect timeouts need a socket-level timer: node-fetch's own timeout covers the whole response. */
+function agentWithConnectTimeout(baseUrl: string, connectTimeoutMs: number): http.Agent {
+  const Base = baseUrl.startsWith('https:') ? https.Agent : http.Agent;
+  const agent = new Base({ keepAlive: true, maxSockets: 50 });
+  const create = (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection.bind(agent);
+  (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection = (...args: unknown[]) => {
+    const socket = create(...args);
+    const timer = setTimeout(() => {
+      socket.destroy(Object.assign(new Error(`connect timeout after ${connectTimeoutMs} ms`), { code: 'ECONNTIMEOUT' }));
+    }, connectTimeoutMs);
+    timer.unref();
+    socket.once('connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
+  };
+  return agent;
+}
+
+/** Errors that mean the request never left this machine, so PortOne cannot have acted on it. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNTIMEOUT']);
+
+/**
+ * PortOne V1 REST client. The access token is cached by the expiry PortOne reports (`expired_at - now`,
+ * never our own wall clock), fetched once however many calls wait for it, and refreshed once on a 401.
+ * Every failure goes through `mapPortOneV1Failure`. Secrets and tokens are never logged.
+ */
+export class PortOneV1Client implements PaymentGateway {
+  private readonly baseUrl: string;
+  private readonly agent: http.Agent;
+  private token: { value: string; validUntilMs: number } | null = null;
+  private tokenInFlight: Promise<string> | null = null;
+
+  constructor(private readonly options: PortOneV1ClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.agent = agentWithConnectTimeout(this.baseUrl, options.connectTimeoutMs);
+  }
+
+  async getPayment(gatewayPaymentId: string): Promise<GatewayPayment> {
+    const body = await this.authorized<V1PaymentBody>('read', 'GET', `/payments/${encodeURIComponent(gatewayPaymentId)}?include_sandbox=true`);
+    return toGatewayPayment(body);
+  }
+
+  async findPaymentsByMerchantUid(merchantUid: string): Promise<GatewayPayment[]> {
+    const payments: GatewayPayment[] = [];
+    for (let page = 1; page <= 50; page++) {
+      let body: { list: V1PaymentBody[]; next: number };
+      try {
+        body = await this.authorized('read', 'GET', `/payments/findAll/${encodeURIComponent(merchantUid)}?page=${page}&limit=100&sorting=-started`);
+      } catch (error) {
+        if (error instanceof GatewayError && error.kind === 'NOT_FOUND') return payments;
+        throw error;
+      }
+      payments.push(...body.list.map(toGatewayPayment));
+      if (!body.next) break;
+    }
+    return payments;
+  }
+
+  async cancelPayment(request: CancelPaymentRequest): Promise<GatewayPayment> {
+    if (!(request.amount > 0)) throw new Error('cancelPayment needs an explicit positive amount: 0 would cancel everything');
+    const body = await this.authorized<V1PaymentBody>('cancel', 'POST', '/payments/cancel', {
+      imp_uid: request.gatewayPaymentId,
+      amount: request.amount,
+      checksum: request.expectedCancellableAmount,
+      reason: request.reason,
+    });
+    return toGatewayPayment(body);
+  }
+
+  private async authorized<T>(operation: PortOneV1Operation, method: string, path: string, body?: unknown): Promise<T> {
+    const token = await this.accessToken();
+    const first = await this.send<T>(operation, method, path, body, token);
+    if (first.httpStatus !== 401) return this.unwrap(operation, first);
+    // A token can expire while a request is in flight: refresh once and try again.
+    this.invalidate(token);
+    const second = await this.send<T>(operation, method, path, body, await this.accessToken());
+    return this.unwrap(operation, second);
+  }
+
+  private async accessToken(): Promise<string> {
+    if (this.token && performance.now() < this.token.validUntilMs) return this.token.value;
+    this.tokenInFlight ??= this.fetchToken().finally(() => {
+      this.tokenInFlight = null;
+    });
+    return this.tokenInFlight;
+  }
+
+  private invalidate(token: string): void {
+    if (this.token?.value === token) this.token = null;
+  }
+
+  private async fetchToken(): Promise<string> {
+    const result = await this.send<{ access_token: string; now: number; expired_at: number }>('getToken', 'POST', '/users/getToken', {
+      imp_key: this.options.impKey,
+      imp_secret: this.options.impSecret,
+    });
+    const auth = this.unwrap('getToken', result);
+    const lifetimeMs = Math.max(0, (auth.expired_at - auth.now) * 1000);
+    // Refresh a little early, but never throw away a token PortOne just extended for us.
+    const marginMs = Math.min(60_000, lifetimeMs / 2);
+    this.token = { value: auth.access_token, validUntilMs: performance.now() + lifetimeMs - marginMs };
+    this.options.logger?.debug({ expiresInSeconds: auth.expired_at - auth.now }, 'PortOne access token obtained');
+    return auth.access_token;
+  }
+
+  private unwrap<T>(operation: PortOneV1Operation, result: { httpStatus: number; envelope: V1Envelope<T> | null }): T {
+    const { httpStatus, envelope } = result;
+    if (httpStatus !== 200 || !envelope) {
+      throw mapPortOneV1Failure(operation, { kind: 'http', httpStatus, code: envelope?.code ?? null, message: envelope?.message ?? null });
+    }
+    if (envelope.code !== 0 || envelope.response === null) {
+      throw mapPortOneV1Failure(operation, { kind: 'envelope', httpStatus, code: envelope.code, message: envelope.message });
+    }
+    return envelope.response;
+  }
+
+  private async send<T>(
+    operation: PortOneV1Operation,
+    method: string,
+    path: string,
+    body: unknown,
+    token?: string,
+  ): Promise<{ httpStatus: number; envelope: V1Envelope<T> | null }> {
+    const started = performance.now();
+    const logPath = path.replace(/\?.*$/, '');
+    try {
+      const response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        agent: this.agent,
+        timeout: this.options.responseTimeoutMs,
+        headers: {
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      this.options.logger?.info(
+        { portone: { method, path: logPath, status: response.status, ms: Math.round(performance.now() - started) } },
+        'PortOne call',
+      );
+      return { httpStatus: response.status, envelope: parseEnvelope<T>(text) };
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const message = error instanceof Error ? error.message : String(error);
+      this.options.logger?.warn({ portone: { method, path: logPath, error: code ?? message, ms: Math.round(performance.now() - started) } }, 'PortOne call failed');
+      const timedOut = error instanceof FetchError && error.type === 'request-timeout';
+      throw mapPortOneV1Failure(operation, { kind: 'network', code: timedOut ? 'ETIMEDOUT' : code, message, requestSent: timedOut || !NOT_SENT.has(code ?? '') });
+    }
+  }
+}
+
+function parseEnvelope<T>(text: string): V1Envelope<T> | null {
+  try {
+    const parsed = JSON.parse(text) as V1Envelope<T>;
+    return parsed && typeof parsed === 'object' && 'code' in parsed ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+function toGatewayPayment(body: V1PaymentBody): GatewayPayment {
+  return {
+    gatewayPaymentId: body.imp_uid,
+    merchantUid: body.merchant_uid,
+    status: STATUS[body.status] ?? 'FAILED',
+    amount: body.amount,
+    cancelledAmount: body.cancel_amount ?? 0,
+    currency: body.currency,
+    paidAt: body.paid_at ? new Date(body.paid_at * 1000) : null,
+    cancellations: (body.cancel_history ?? []).map((c) => ({
+      cancellationId: c.cancellation_id,
+      amount: c.amount,
+      reason: c.reason,
+      cancelledAt: new Date(c.cancelled_at * 1000),
+    })),
+  };
+}

@@ -1,0 +1,43 @@
+import { GatewayError } from '../../payment-gateway';
+
+/** PortOne V1's wording for the two code-1 cancel outcomes we must tell apart. */
+const ALREADY_CANCELLED = /이미 전액\s*취소|already.*cancel/i;
+const CANCEL_TARGET_MISSING = /취소할 결제건이 존재하지 않습니다/;
+
+export type PortOneV1Operation = 'getToken' | 'read' | 'cancel';
+
+export type PortOneV1Failure =
+  | { kind: 'http'; httpStatus: number; code: number | null; message: string | null }
+  | { kind: 'envelope'; httpStatus: number; code: number; message: string | null }
+  | { kind: 'network'; code: string | undefined; message: string; requestSent: boolean };
+
+/**
+ * The one place PortOne V1 failures become domain errors. The question it answers is what the caller
+ * may do next: retry safely, read back first, give up, or call an operator.
+ */
+export function mapPortOneV1Failure(operation: PortOneV1Operation, failure: PortOneV1Failure): GatewayError {
+  if (failure.kind === 'network') {
+    const detail = `PortOne ${operation}: ${failure.message}`;
+    // A cancel that may have reached PortOne has an unknown outcome; reads are always safe to repeat.
+    if (operation === 'cancel' && failure.requestSent) return new GatewayError('OUTCOME_UNKNOWN', detail, { gatewayCode: failure.code });
+    return new GatewayError('UNAVAILABLE', detail, { gatewayCode: failure.code });
+  }
+
+  const { httpStatus, code } = failure;
+  const message = failure.message ?? `HTTP ${httpStatus}`;
+  const details = { gatewayCode: code ?? undefined, httpStatus };
+  if (httpStatus === 401) return new GatewayError('MISCONFIGURED', `PortOne refused our credentials (${operation}): ${message}`, details);
+  if (failure.kind === 'http') {
+    if (httpStatus === 404) return new GatewayError('NOT_FOUND', `PortOne: ${message}`, details);
+    if (httpStatus >= 500) {
+      // 503 comes from PortOne's edge before any processing; other 5xx may follow a processed cancel.
+      if (operation === 'cancel' && httpStatus !== 503) return new GatewayError('OUTCOME_UNKNOWN', `PortOne ${operation}: HTTP ${httpStatus}`, details);
+      return new GatewayError('UNAVAILABLE', `PortOne ${operation}: HTTP ${httpStatus}`, details);
+    }
+    return new GatewayError('REJECTED', `PortOne ${operation}: HTTP ${httpStatus} ${message}`, details);
+  }
+  // HTTP 200 with code != 0: a business failure.
+  if (operation === 'cancel' && code === 1 && ALREADY_CANCELLED.test(message)) return new GatewayError('ALREADY_CANCELLED', message, details);
+  if (operation === 'cancel' && code === 1 && CANCEL_TARGET_MISSING.test(message)) return new GatewayError('NOT_FOUND', message, details);
+  return new GatewayError('REJECTED', `PortOne ${operation} code ${code}: ${message}`, details);
+}
