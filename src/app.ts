@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { ApolloServer } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -12,18 +13,45 @@ import type { AppConfig } from './config';
 import { createRequestLoaders, localeFromAcceptLanguage, type RequestContext } from './graphql/context';
 import { createErrorFormatter } from './graphql/error-formatting';
 import { buildGraphQLSchema } from './graphql/schema';
+import { Failpoints } from './failpoints';
+import type { PaymentGateway } from './gateway/payment-gateway';
+import { PaymentEventLog } from './payment/payment-event-log';
+import { migrateJobQueue, startPaymentWorker } from './payment/payment-worker';
+import { PaymentSettlementService } from './payment/payment-settlement.service';
+import { RefundService } from './payment/refund.service';
+import { PartnerService } from './partner/partner.service';
+import { registerPortOneWebhook } from './payment/portone-webhook.route';
+import { ReconciliationService } from './payment/reconciliation.service';
+import { RECONCILE_TASK, scheduleReconciliation, SETTLE_PAYMENT_TASK } from './payment/settlement-queue';
+import { AppError } from './graphql/errors';
+import type { SettlementSource } from './payment/payment-settlement.service';
 
 export interface AppDependencies {
   config: AppConfig;
   orm: MikroORM;
   logger: Logger;
+  gateway: PaymentGateway;
   clock?: Clock;
+  failpoints?: Failpoints;
+  /** Run the job-queue workers in this process (default true). */
+  startWorker?: boolean;
+  /** Schedule the periodic reconciliation job (default true; tests run it by hand). */
+  startReconciliation?: boolean;
 }
 
 export interface App {
   server: FastifyInstance;
   identity: JwtIdentity;
-  services: { events: EventService; reservations: ReservationService };
+  services: {
+    events: EventService;
+    reservations: ReservationService;
+    settlement: PaymentSettlementService;
+    refunds: RefundService;
+    paymentEvents: PaymentEventLog;
+    reconciliation: ReconciliationService;
+    partners: PartnerService;
+  };
+  failpoints: Failpoints;
   close(): Promise<void>;
 }
 
@@ -37,6 +65,77 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const identity = new JwtIdentity(config.jwtSecret);
   const events = new EventService(clock);
   const reservations = new ReservationService(clock, config.holdMinutes);
+  const partners = new PartnerService(clock);
+  const failpoints = deps.failpoints ?? new Failpoints(process.env.FAILPOINTS);
+  const paymentEvents = new PaymentEventLog(logger);
+  const refunds = new RefundService(
+    orm,
+    deps.gateway,
+    paymentEvents,
+    {
+      ...config.refunds,
+      attemptLeaseMs: 2 * (config.portone.connectTimeoutMs + config.portone.responseTimeoutMs) + 5000,
+    },
+    clock,
+    failpoints,
+    logger,
+  );
+  const settlement = new PaymentSettlementService(orm, deps.gateway, refunds, paymentEvents, clock, failpoints, logger);
+  const reconciliation = new ReconciliationService(
+    orm,
+    deps.gateway,
+    settlement,
+    paymentEvents,
+    {
+      intervalMs: config.reconciliation.intervalMs,
+      graceMs: config.reconciliation.graceMs,
+      lateWindowMs: 24 * 3600_000,
+      recheckEveryMs: 15 * 60_000,
+      batchSize: 200,
+    },
+    clock,
+    logger,
+  );
+  reservations.setConfirmedCancellation({ cancelConfirmed: (em, reservation) => refunds.cancelConfirmed(em, reservation.id) });
+
+  const connectionString = orm.config.get('clientUrl') as string;
+  await migrateJobQueue(connectionString, logger);
+  const worker =
+    deps.startWorker === false
+      ? null
+      : await startPaymentWorker({
+          connectionString,
+          refunds,
+          orm,
+          logger,
+          pollIntervalMs: Math.min(1000, config.refunds.backoffBaseMs),
+          extraTasks: {
+            [SETTLE_PAYMENT_TASK]: async (payload) => {
+              const { gatewayPaymentId, source } = payload as { gatewayPaymentId: string; source: SettlementSource };
+              try {
+                await settlement.settle(orm.em.fork(), gatewayPaymentId, { source });
+              } catch (error) {
+                // Nothing to settle (not paid yet, or unknown to PortOne: a forged notification). A later
+                // notification or reconciliation picks up a payment that completes afterwards.
+                if (error instanceof AppError && (error.code === 'PAYMENT_NOT_COMPLETED' || error.code === 'NOT_FOUND')) {
+                  logger.info({ gatewayPaymentId, source, code: error.code }, 'queued settlement had nothing to settle');
+                  return;
+                }
+                throw error;
+              }
+            },
+            [RECONCILE_TASK]: async () => {
+              try {
+                await reconciliation.run();
+              } finally {
+                await scheduleReconciliation(orm.em.fork(), new Date(Date.now() + config.reconciliation.intervalMs), 'replace');
+              }
+            },
+          },
+        });
+  if (worker && deps.startReconciliation !== false) {
+    await scheduleReconciliation(orm.em.fork(), new Date(), 'preserve_run_at');
+  }
 
   const server = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -44,14 +143,26 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     requestIdHeader: 'x-request-id',
   });
 
-  const schema = await buildGraphQLSchema({ events, reservations });
+  const schema = await buildGraphQLSchema({ events, reservations, settlement, refunds, paymentEvents, partners });
+  // Abuse limits are checked while validating, before any resolver (and so the database) runs.
+  const armor = new ApolloArmor({
+    maxDepth: { n: 8 },
+    // The heaviest operation clients send (confirmPayment with both union members) costs about 580.
+    costLimit: { maxCost: 1500 },
+    maxAliases: { n: 15 },
+    maxDirectives: { n: 20 },
+    maxTokens: { n: 3000 },
+    blockFieldSuggestion: { enabled: config.nodeEnv === 'production' },
+  }).protect();
   const apollo = new ApolloServer<RequestContext>({
     schema,
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
     csrfPrevention: true,
     formatError: createErrorFormatter(logger),
-    plugins: [fastifyApolloDrainPlugin(server)],
+    validationRules: armor.validationRules,
+    plugins: [...armor.plugins, fastifyApolloDrainPlugin(server)],
   });
   await apollo.start();
 
@@ -60,8 +171,15 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     method: ['GET', 'POST', 'OPTIONS'],
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
-        const viewer = await identity.viewerFromAuthorization(request.headers.authorization);
         const em = orm.em.fork();
+        const apiKey = request.headers['x-api-key'];
+        if (typeof apiKey === 'string' && request.headers.authorization) {
+          throw new AppError('UNAUTHENTICATED', 'Send either Authorization or X-API-Key, not both');
+        }
+        const viewer =
+          typeof apiKey === 'string' && apiKey.trim() !== ''
+            ? await partners.viewerFromApiKey(em, apiKey)
+            : await identity.viewerFromAuthorization(request.headers.authorization);
         return {
           em,
           viewer,
@@ -72,6 +190,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       },
     }),
   });
+
+  await registerPortOneWebhook(server, { orm, events: paymentEvents });
 
   server.get('/healthz', async () => ({ status: 'ok' }));
   server.get('/readyz', async (_request, reply) => {
@@ -91,10 +211,12 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   return {
     server,
     identity,
-    services: { events, reservations },
+    services: { events, reservations, settlement, refunds, paymentEvents, reconciliation, partners },
+    failpoints,
     async close() {
       await server.close();
       await apollo.stop();
+      await worker?.stop();
     },
   };
 }

@@ -22,6 +22,8 @@ export interface AppConfig {
     impSecret: string;
     connectTimeoutMs: number;
     responseTimeoutMs: number;
+    /** Port of the built-in simulator when PORTONE_API_URL is unset. */
+    simulatorPort: number;
   };
   holdMinutes: number;
   refunds: {
@@ -115,6 +117,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       impSecret: impSecret ?? SIMULATOR_IMP_SECRET,
       connectTimeoutMs: int('PORTONE_CONNECT_TIMEOUT_MS', 3000, 1, 60000),
       responseTimeoutMs: int('PORTONE_RESPONSE_TIMEOUT_MS', 10000, 1, 120000),
+      simulatorPort: int('PORTONE_SIMULATOR_PORT', 4010, 0, 65535),
     },
     holdMinutes: int('HOLD_MINUTES', 10, 1, 24 * 60),
     refunds: {

@@ -7,6 +7,8 @@ import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres';
 import { createLogger } from './logger';
+import { startPortOneSimulator } from './gateway/portone/sim/portone-simulator';
+import { PortOneV1Client } from './gateway/portone/v1/portone-v1.client';
 
 /** `npm start`: everything a developer needs on a fresh machine, or production with DATABASE_URL etc. set. */
 async function main(): Promise<void> {
@@ -25,12 +27,35 @@ async function main(): Promise<void> {
     cleanups.push(() => pg.stop());
   }
 
+  let portoneUrl = config.portone.apiUrl;
+  if (!portoneUrl) {
+    // Demo mode: a PortOne simulator in this process, its control API open to play the browser.
+    const simulator = await startPortOneSimulator({
+      port: config.portone.simulatorPort,
+      impKey: config.portone.impKey,
+      impSecret: config.portone.impSecret,
+      control: true,
+      webhookUrl: `http://127.0.0.1:${config.port}/webhooks/portone`,
+      logger,
+    });
+    portoneUrl = simulator.url;
+    cleanups.push(() => simulator.close());
+  }
+  const gateway = new PortOneV1Client({
+    baseUrl: portoneUrl,
+    impKey: config.portone.impKey,
+    impSecret: config.portone.impSecret,
+    connectTimeoutMs: config.portone.connectTimeoutMs,
+    responseTimeoutMs: config.portone.responseTimeoutMs,
+    logger,
+  });
+
   const orm = await openDatabase(databaseUrl, logger);
   cleanups.unshift(() => orm.close(true));
   const seeded = await seedDemoData(orm.em.fork(), systemClock);
   if (seeded) logger.info({ eventId: seeded.id }, 'demo data seeded');
 
-  const app = await buildApp({ config, orm, logger });
+  const app = await buildApp({ config, orm, logger, gateway });
   cleanups.unshift(() => app.close());
   await app.server.listen({ port: config.port, host: config.host });
 
@@ -41,6 +66,7 @@ async function main(): Promise<void> {
     '',
     `GraphQL:      ${base}/graphql`,
     `Health:       ${base}/healthz  ${base}/readyz`,
+    `PortOne:      ${config.portone.apiUrl ? config.portone.apiUrl : `simulator at ${portoneUrl} (control API: ${portoneUrl}/__control)`}`,
     `Database:     ${embedded ? `embedded PostgreSQL on port ${embedded.port} (data in ${resolve(config.dataDir)})` : 'DATABASE_URL'}`,
     ...(config.jwtSecretGenerated ? [`JWT_SECRET:   ${config.jwtSecret}  (generated for this run; set JWT_SECRET to keep tokens valid)`] : []),
     '',

@@ -5,7 +5,7 @@ import { AppError, forbidden, unauthenticated } from '../graphql/errors';
 export type Viewer =
   | { kind: 'anonymous' }
   | { kind: 'user'; userId: string; isAdmin: boolean }
-  | { kind: 'partner'; partnerId: string };
+  | { kind: 'partner'; partnerId: string; eventIds: string[] };
 
 export const ANONYMOUS: Viewer = Object.freeze({ kind: 'anonymous' });
 
@@ -13,6 +13,12 @@ export function requireUser(viewer: Viewer): { userId: string; isAdmin: boolean 
   if (viewer.kind === 'user') return viewer;
   if (viewer.kind === 'partner') throw forbidden('Partner API keys can only read booking status');
   throw unauthenticated();
+}
+
+export function requirePartner(viewer: Viewer): { partnerId: string; eventIds: string[] } {
+  if (viewer.kind === 'partner') return viewer;
+  if (viewer.kind === 'user') throw forbidden('Booking status is read with a partner API key (X-API-Key)');
+  throw unauthenticated('Send the partner API key in the X-API-Key header');
 }
 
 export function requireAdmin(viewer: Viewer): { userId: string } {

@@ -57,6 +57,17 @@ export class Reservation {
   @Property({ type: 'timestamptz', nullable: true })
   cancelledAt: Date | null = null;
 
+  /**
+   * When a client or a webhook last told us a payment was made for this reservation. Reconciliation
+   * treats a reported but undecided payment as urgent, without waiting for the hold to end.
+   */
+  @Property({ type: 'timestamptz', nullable: true })
+  paymentReportedAt: Opt<Date> | null = null;
+
+  /** When reconciliation last asked PortOne about this reservation. */
+  @Property({ type: 'timestamptz', nullable: true })
+  reconciledAt: Opt<Date> | null = null;
+
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();
 

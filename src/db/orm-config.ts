@@ -6,8 +6,9 @@ import { Seat } from '../booking/seat.entity';
 import { Payment } from '../payment/payment.entity';
 import { PaymentEvent } from '../payment/payment-event.entity';
 import { Refund } from '../payment/refund.entity';
+import { Partner } from '../partner/partner.entity';
 
-export const entities = [Event, Seat, Reservation, Payment, Refund, PaymentEvent];
+export const entities = [Event, Seat, Reservation, Payment, Refund, PaymentEvent, Partner];
 
 /**
  * One place that knows how we talk to PostgreSQL. Tests and the CLI build on it with overrides.

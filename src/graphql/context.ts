@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/identity';
 import { createBookingLoaders } from '../booking/booking.loaders';
+import { createPaymentLoaders } from '../payment/payment.loaders';
 
 export type Locale = 'ko' | 'en';
 
@@ -15,7 +16,7 @@ export interface RequestContext {
 }
 
 export function createRequestLoaders(em: EntityManager) {
-  return { ...createBookingLoaders(em) };
+  return { ...createBookingLoaders(em), ...createPaymentLoaders(em) };
 }
 
 /** Korean unless the client asks for English first. */

@@ -5,7 +5,11 @@ import fetch from 'node-fetch';
 import pino from 'pino';
 import { buildApp, type App } from '../../src/app';
 import type { Clock } from '../../src/clock';
+import type { Failpoints } from '../../src/failpoints';
+import type { PaymentGateway } from '../../src/gateway/payment-gateway';
 import { loadConfig, type AppConfig } from '../../src/config';
+import { PortOneV1Client } from '../../src/gateway/portone/v1/portone-v1.client';
+import { startSimulatorHarness, type SimulatorHarness } from './simulator-harness';
 import { openTestDatabase, resetDatabase } from './test-database';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
@@ -18,6 +22,8 @@ export interface GraphQLResponse<T> {
 
 export interface TestApp {
   app: App;
+  simulator: SimulatorHarness;
+  gateway: PaymentGateway;
   orm: MikroORM;
   url: string;
   config: AppConfig;
@@ -32,16 +38,48 @@ export interface TestApp {
 }
 
 /** The real app on a real port over this worker's real database. */
-export async function startTestApp(options: { clock?: Clock; env?: Record<string, string> } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: {
+    gateway?: PaymentGateway;
+    clock?: Clock;
+    env?: Record<string, string>;
+    failpoints?: Failpoints;
+    startWorker?: boolean;
+    startReconciliation?: boolean;
+  } = {},
+): Promise<TestApp> {
   const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...options.env });
   const orm = await openTestDatabase();
+  const simulator = await startSimulatorHarness();
+  // The real client over HTTP to the simulator: integration tiers never stub the gateway.
+  const gateway =
+    options.gateway ??
+    new PortOneV1Client({
+      baseUrl: simulator.url,
+      impKey: simulator.impKey,
+      impSecret: simulator.impSecret,
+      connectTimeoutMs: 500,
+      responseTimeoutMs: 1500,
+    });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const app = await buildApp({ config, orm, logger, clock: options.clock });
+  const app = await buildApp({
+    config,
+    orm,
+    logger,
+    gateway,
+    clock: options.clock,
+    failpoints: options.failpoints,
+    startWorker: options.startWorker,
+    // Tests run reconciliation by hand, so that it never races the scenario under test.
+    startReconciliation: options.startReconciliation ?? false,
+  });
   const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
   const url = `${address}/graphql`;
 
   return {
     app,
+    simulator,
+    gateway,
     orm,
     url,
     config,
@@ -60,9 +98,13 @@ export async function startTestApp(options: { clock?: Clock; env?: Record<string
       const body = (await response.json()) as Omit<GraphQLResponse<never>, 'status'>;
       return { status: response.status, ...body } as GraphQLResponse<never>;
     },
-    reset: () => resetDatabase(orm),
+    async reset() {
+      await resetDatabase(orm);
+      await simulator.reset();
+    },
     async close() {
       await app.close();
+      await simulator.close();
       await orm.close(true);
     },
   };

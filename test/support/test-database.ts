@@ -21,4 +21,7 @@ export async function resetDatabase(orm: MikroORM): Promise<void> {
   );
   if (rows.length === 0) return;
   await connection.execute(`truncate ${rows.map((r) => `"${r.tablename}"`).join(', ')} restart identity cascade`);
+  // Jobs queued by an earlier test must not act on this one.
+  const queue: unknown[] = await connection.execute(`select 1 from pg_tables where schemaname = 'graphile_worker' and tablename = '_private_jobs'`);
+  if (queue.length > 0) await connection.execute('delete from graphile_worker._private_jobs');
 }

@@ -1,0 +1,49 @@
+/**
+ * Named points in the payment path where a test can make the process die (SIGKILL, like a power cut)
+ * or throw. Inert unless enabled: by the FAILPOINTS environment variable of a test run
+ * (`FAILPOINTS=after-decision-commit=kill`) or by a test calling `enable`.
+ */
+export type FailpointName = 'after-gateway-read' | 'before-decision-commit' | 'after-decision-commit' | 'after-cancel-sent';
+export type FailpointAction = 'kill' | 'throw';
+
+const NAMES: FailpointName[] = ['after-gateway-read', 'before-decision-commit', 'after-decision-commit', 'after-cancel-sent'];
+
+export class FailpointError extends Error {
+  constructor(readonly failpoint: FailpointName) {
+    super(`failpoint ${failpoint} triggered`);
+    this.name = 'FailpointError';
+  }
+}
+
+export class Failpoints {
+  private readonly active = new Map<FailpointName, FailpointAction>();
+
+  constructor(spec: string | undefined = undefined) {
+    for (const part of (spec ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+      const [name, action = 'kill'] = part.split('=');
+      if (!NAMES.includes(name as FailpointName) || !['kill', 'throw'].includes(action)) {
+        throw new Error(`FAILPOINTS: unknown failpoint "${part}" (known: ${NAMES.join(', ')}; actions kill|throw)`);
+      }
+      this.active.set(name as FailpointName, action as FailpointAction);
+    }
+  }
+
+  enable(name: FailpointName, action: FailpointAction): void {
+    this.active.set(name, action);
+  }
+
+  disable(name?: FailpointName): void {
+    if (name) this.active.delete(name);
+    else this.active.clear();
+  }
+
+  hit(name: FailpointName): void {
+    const action = this.active.get(name);
+    if (!action) return;
+    if (action === 'kill') {
+      process.stderr.write(`failpoint ${name}: killing the process\n`);
+      process.kill(process.pid, 'SIGKILL');
+    }
+    throw new FailpointError(name);
+  }
+}

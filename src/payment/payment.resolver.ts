@@ -1,0 +1,80 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { requireAdmin, requireUser } from '../auth/identity';
+import { ReservationView } from '../booking/booking.types';
+import type { RequestContext } from '../graphql/context';
+import type { PaymentEventLog } from './payment-event-log';
+import type { PaymentSettlementService } from './payment-settlement.service';
+import {
+  ConfirmPaymentInput,
+  ConfirmPaymentResult,
+  PaymentConfirmed,
+  PaymentEventView,
+  PaymentRefunded,
+  RefundView,
+} from './payment.types';
+import { RefundStatus } from './refund.entity';
+import { refundMessage } from './refund-messages';
+import type { RefundService } from './refund.service';
+
+@Resolver()
+export class PaymentResolver {
+  constructor(
+    private readonly settlement: PaymentSettlementService,
+    private readonly refundService: RefundService,
+    private readonly eventLog: PaymentEventLog,
+  ) {}
+
+  @Mutation(() => ConfirmPaymentResult, {
+    description: 'Verifies the payment at PortOne; a payment that cannot be kept is cancelled by the server and returned as PaymentRefunded.',
+  })
+  async confirmPayment(
+    @Arg('input') input: ConfirmPaymentInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<typeof ConfirmPaymentResult> {
+    const outcome = await this.settlement.confirmForBuyer(ctx.em, requireUser(ctx.viewer), input);
+    const reservation = ReservationView.from(outcome.reservation);
+    if (outcome.kind === 'CONFIRMED') {
+      return Object.assign(new PaymentConfirmed(), {
+        reservation,
+        paymentId: outcome.payment.gatewayPaymentId,
+        amount: outcome.payment.amount,
+      });
+    }
+    return Object.assign(new PaymentRefunded(), {
+      reservation,
+      refund: RefundView.from(outcome.refund),
+      reason: outcome.refund.reason,
+      message: refundMessage(outcome.refund.reason, ctx.locale),
+    });
+  }
+
+  @Query(() => [RefundView], { description: 'Admin only.' })
+  async refunds(
+    @Arg('status', () => RefundStatus, { nullable: true }) status: RefundStatus | null,
+    @Ctx() ctx: RequestContext,
+  ): Promise<RefundView[]> {
+    requireAdmin(ctx.viewer);
+    return (await this.refundService.list(ctx.em, status ?? null)).map(RefundView.from);
+  }
+
+  @Mutation(() => RefundView, { description: 'Admin only: attempt a PENDING or NEEDS_ATTENTION refund again now.' })
+  async retryRefund(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<RefundView> {
+    requireAdmin(ctx.viewer);
+    return RefundView.from(await this.refundService.retry(ctx.em, id));
+  }
+
+  @Query(() => [PaymentEventView], { description: 'Admin only: the payment event log of one reservation, oldest first.' })
+  async paymentEvents(@Arg('reservationId', () => ID) reservationId: string, @Ctx() ctx: RequestContext): Promise<PaymentEventView[]> {
+    requireAdmin(ctx.viewer);
+    return (await this.eventLog.forReservation(ctx.em, reservationId)).map(PaymentEventView.from);
+  }
+}
+
+@Resolver(() => ReservationView)
+export class ReservationRefundResolver {
+  @FieldResolver(() => RefundView, { nullable: true, description: 'The refund of this reservation, if any.' })
+  async refund(@Root() reservation: ReservationView, @Ctx() ctx: RequestContext): Promise<RefundView | null> {
+    const refund = await ctx.loaders.latestRefundByReservationId.load(reservation.id);
+    return refund && RefundView.from(refund);
+  }
+}
