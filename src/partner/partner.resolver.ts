@@ -1,0 +1,68 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { requireAdmin, requirePartner } from '../auth/identity';
+import type { Reservation } from '../booking/reservation.entity';
+import type { RequestContext } from '../graphql/context';
+import { RefundView } from '../payment/payment.types';
+import type { PartnerService } from './partner.service';
+import { BookingStatusView, CreatePartnerInput, PartnerCreated, PartnerView } from './partner.types';
+
+@Resolver(() => BookingStatusView)
+export class PartnerResolver {
+  constructor(private readonly partnerService: PartnerService) {}
+
+  @Query(() => BookingStatusView, { nullable: true, description: 'Partner API key; null when unknown or not one of your events.' })
+  async bookingStatus(@Arg('merchantUid') merchantUid: string, @Ctx() ctx: RequestContext): Promise<BookingStatusView | null> {
+    const { eventIds } = requirePartner(ctx.viewer);
+    const [reservation] = await this.partnerService.bookingStatuses(ctx.em, eventIds, [merchantUid]);
+    primeSeatsAndEvents(ctx, reservation ? [reservation] : []);
+    return reservation ? BookingStatusView.from(reservation) : null;
+  }
+
+  @Query(() => [BookingStatusView], {
+    description: 'Partner API key; at most 100 order ids. Unknown ones and other events\' bookings are left out.',
+  })
+  async bookingStatuses(@Arg('merchantUids', () => [String]) merchantUids: string[], @Ctx() ctx: RequestContext): Promise<BookingStatusView[]> {
+    const { eventIds } = requirePartner(ctx.viewer);
+    const reservations = await this.partnerService.bookingStatuses(ctx.em, eventIds, merchantUids);
+    primeSeatsAndEvents(ctx, reservations);
+    return reservations.map(BookingStatusView.from);
+  }
+
+  @FieldResolver(() => Int, { nullable: true, description: 'Won PortOne reported as paid for this booking, if a payment was decided.' })
+  async paidAmount(@Root() status: BookingStatusView, @Ctx() ctx: RequestContext): Promise<number | null> {
+    return (await ctx.loaders.latestPaymentByReservationId.load(status.reservationId))?.amount ?? null;
+  }
+
+  @FieldResolver(() => RefundView, { nullable: true })
+  async refund(@Root() status: BookingStatusView, @Ctx() ctx: RequestContext): Promise<RefundView | null> {
+    const refund = await ctx.loaders.latestRefundByReservationId.load(status.reservationId);
+    return refund && RefundView.from(refund);
+  }
+
+  @Query(() => [PartnerView], { description: 'Admin only.' })
+  async partners(@Ctx() ctx: RequestContext): Promise<PartnerView[]> {
+    requireAdmin(ctx.viewer);
+    return (await this.partnerService.listPartners(ctx.em)).map(PartnerView.from);
+  }
+
+  @Mutation(() => PartnerCreated, { description: 'Admin only. The API key in the result is shown this once.' })
+  async createPartner(@Arg('input') input: CreatePartnerInput, @Ctx() ctx: RequestContext): Promise<PartnerCreated> {
+    requireAdmin(ctx.viewer);
+    const { partner, apiKey } = await this.partnerService.createPartner(ctx.em, input);
+    return Object.assign(new PartnerCreated(), { partner: PartnerView.from(partner), apiKey });
+  }
+
+  @Mutation(() => PartnerView, { description: 'Admin only. The key stops working at once.' })
+  async revokePartner(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<PartnerView> {
+    requireAdmin(ctx.viewer);
+    return PartnerView.from(await this.partnerService.revokePartner(ctx.em, id));
+  }
+}
+
+/** Seats and events came with the bookings' query; nested field resolvers should not fetch them again. */
+function primeSeatsAndEvents(ctx: RequestContext, reservations: Reservation[]): void {
+  for (const { seat } of reservations) {
+    ctx.loaders.seatById.prime(seat.id, seat);
+    ctx.loaders.eventById.prime(seat.event.id, seat.event);
+  }
+}

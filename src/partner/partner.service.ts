@@ -1,0 +1,84 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Viewer } from '../auth/identity';
+import { Event } from '../booking/event.entity';
+import { isUuid } from '../booking/event.service';
+import { Reservation } from '../booking/reservation.entity';
+import type { Clock } from '../clock';
+import { badUserInput, notFound, unauthenticated } from '../graphql/errors';
+import { Partner } from './partner.entity';
+
+export const MAX_BOOKING_STATUS_BATCH = 100;
+
+function hashApiKey(apiKey: string): string {
+  return createHash('sha256').update(apiKey, 'utf8').digest('hex');
+}
+
+export class PartnerService {
+  constructor(private readonly clock: Clock) {}
+
+  /** Admin: creates a partner linked to events. The returned key is never stored and never shown again. */
+  async createPartner(em: EntityManager, input: { name: string; eventIds: string[] }): Promise<{ partner: Partner; apiKey: string }> {
+    input.eventIds.forEach((id, index) => {
+      if (!isUuid(id)) throw badUserInput(`input.eventIds[${index}]`, 'must be a UUID');
+    });
+    const events = await em.find(Event, { id: { $in: input.eventIds } });
+    const missing = input.eventIds.findIndex((id) => !events.some((e) => e.id === id));
+    if (missing >= 0) throw badUserInput(`input.eventIds[${missing}]`, `event ${input.eventIds[missing]} does not exist`);
+    const apiKey = `pk_${randomBytes(32).toString('base64url')}`;
+    const partner = em.create(Partner, {
+      name: input.name.trim(),
+      apiKeyHash: hashApiKey(apiKey),
+      apiKeyPrefix: apiKey.slice(0, 10),
+      createdAt: this.clock.now(),
+    });
+    partner.events.set(events);
+    await em.flush();
+    return { partner, apiKey };
+  }
+
+  /** Admin: the key stops working with the next request. */
+  async revokePartner(em: EntityManager, id: string): Promise<Partner> {
+    if (!isUuid(id)) throw badUserInput('id', 'must be a UUID');
+    const partner = await em.findOne(Partner, id, { populate: ['events'] });
+    if (!partner) throw notFound('Partner', id);
+    partner.revokedAt ??= this.clock.now();
+    await em.flush();
+    return partner;
+  }
+
+  async listPartners(em: EntityManager): Promise<Partner[]> {
+    return em.find(Partner, {}, { populate: ['events'], orderBy: { createdAt: 'asc' } });
+  }
+
+  /** One query: the key's partner (not revoked) and the events it may see. */
+  async viewerFromApiKey(em: EntityManager, apiKey: string): Promise<Viewer> {
+    const rows: Array<{ id: string; event_ids: string[] | null }> = await em.execute(
+      `select p.id, array_remove(array_agg(pe.event_id), null) as event_ids
+         from partner p left join partner_event pe on pe.partner_id = p.id
+        where p.api_key_hash = ? and p.revoked_at is null
+        group by p.id`,
+      [hashApiKey(apiKey.trim())],
+    );
+    if (rows.length === 0) throw unauthenticated('The API key is unknown or revoked');
+    return { kind: 'partner', partnerId: rows[0].id, eventIds: rows[0].event_ids ?? [] };
+  }
+
+  /**
+   * Bookings a partner may see among the given order ids, in the order asked, with seat and event
+   * loaded in the same query. Unknown ids and other events' bookings are simply absent.
+   */
+  async bookingStatuses(em: EntityManager, eventIds: string[], merchantUids: string[]): Promise<Reservation[]> {
+    if (merchantUids.length > MAX_BOOKING_STATUS_BATCH) {
+      throw badUserInput('merchantUids', `at most ${MAX_BOOKING_STATUS_BATCH} per request (got ${merchantUids.length})`);
+    }
+    if (merchantUids.length === 0 || eventIds.length === 0) return [];
+    const rows = await em.find(
+      Reservation,
+      { merchantUid: { $in: [...new Set(merchantUids)] }, seat: { event: { $in: eventIds } } },
+      { populate: ['seat', 'seat.event'], strategy: 'joined' },
+    );
+    const byUid = new Map(rows.map((r) => [r.merchantUid, r]));
+    return merchantUids.map((uid) => byUid.get(uid)).filter((r): r is Reservation => r !== undefined);
+  }
+}
