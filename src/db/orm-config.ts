@@ -23,6 +23,8 @@ export function createOrmConfig(clientUrl: string, overrides: Partial<Options> =
     forceUtcTimezone: true,
     debug: false,
     pool: { min: 0, max: 20 },
+    // graphile-worker owns its schema and migrates it itself; ours must never propose to drop it.
+    schemaGenerator: { ignoreSchema: ['graphile_worker'] },
     migrations: {
       path: 'dist/src/db/migrations',
       pathTs: 'src/db/migrations',
