@@ -19,7 +19,7 @@ export interface SimulatorHarness {
     webhookUrl?: string;
     webhookContentType?: 'json' | 'form';
   }): Promise<string>;
-  fault(options: { endpoint: SimulatorEndpoint | 'all'; kind: FaultKind; times?: number; latencyMs?: number }): Promise<void>;
+  fault(options: { endpoint: SimulatorEndpoint | 'all'; kind: FaultKind; times?: number; latencyMs?: number; code?: number; message?: string }): Promise<void>;
   clearFaults(): Promise<void>;
   payment(impUid: string): Promise<V1Payment>;
   allPayments(): Promise<V1Payment[]>;

@@ -72,7 +72,8 @@ describe('A0 envelope, statuses and auth header', () => {
   test('the token is accepted as "Bearer t", raw "t" and X-ImpTokenHeader; Authorization wins', async () => {
     const t = await token();
     const p = await control.createPayment({ merchant_uid: 'm-auth', amount: 1000 });
-    for (const headers of [{ authorization: `Bearer ${t}` }, { authorization: t }, { 'x-imptokenheader': t }]) {
+    const variants: Array<Record<string, string>> = [{ authorization: `Bearer ${t}` }, { authorization: t }, { 'x-imptokenheader': t }];
+    for (const headers of variants) {
       expect((await call('GET', `/payments/${p.imp_uid}?include_sandbox=true`, { headers })).status).toBe(200);
     }
     const conflicting = { authorization: 'wrong', 'x-imptokenheader': t };
