@@ -81,7 +81,8 @@ describe('A0 envelope, statuses and auth header', () => {
   });
 
   test('missing or unknown tokens are 401 with an envelope', async () => {
-    for (const headers of [{}, { authorization: 'Bearer nope' }]) {
+    const variants: Array<Record<string, string>> = [{}, { authorization: 'Bearer nope' }];
+    for (const headers of variants) {
       const r = await call('GET', '/payments/imp_x', { headers });
       expect(r.status).toBe(401);
       expect(r.json).toMatchObject({ code: -1, response: null });
