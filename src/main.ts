@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildApp } from './app';
 import { seedDemoData } from './booking/demo-seed';
@@ -78,6 +79,11 @@ async function main(): Promise<void> {
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  if (embedded) {
+    // For `npm run demo` on this machine: the tokens above, valid for this run only.
+    const tokensFile = resolve(config.dataDir, 'demo-tokens.json');
+    writeFileSync(tokensFile, JSON.stringify({ buyer: buyerToken, admin: adminToken }), { mode: 0o600 });
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
