@@ -21,6 +21,7 @@ import { PaymentSettlementService } from './payment/payment-settlement.service';
 import { RefundService } from './payment/refund.service';
 import { PartnerService } from './partner/partner.service';
 import { registerPortOneWebhook } from './payment/portone-webhook.route';
+import { createMetricsRegistry } from './payment/refund-metrics';
 import { ReconciliationService } from './payment/reconciliation.service';
 import { RECONCILE_TASK, scheduleReconciliation, SETTLE_PAYMENT_TASK } from './payment/settlement-queue';
 import { AppError } from './graphql/errors';
@@ -193,6 +194,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   await registerPortOneWebhook(server, { orm, events: paymentEvents });
 
+  const metrics = createMetricsRegistry(orm);
+  server.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
   server.get('/healthz', async () => ({ status: 'ok' }));
   server.get('/readyz', async (_request, reply) => {
     try {

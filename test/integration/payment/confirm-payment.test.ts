@@ -1,3 +1,4 @@
+import fetch from 'node-fetch';
 import { Reservation, ReservationStatus } from '../../../src/booking/reservation.entity';
 import { Refund, RefundStatus } from '../../../src/payment/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument, RefundsDocument, RetryRefundDocument } from '../../generated/graphql';
@@ -233,6 +234,8 @@ describe('refund retries', () => {
     const queue = await t.gql(RefundsDocument, { status: 'NEEDS_ATTENTION' }, { token: admin });
     expect(queue.data?.refunds.map((r) => r.id)).toEqual([stuck.id]);
     expect(queue.data?.refunds[0].lastError).toMatch(/UNAVAILABLE|OUTCOME_UNKNOWN/);
+    const metrics = await (await fetch(t.url.replace(/\/graphql$/, '/metrics'))).text();
+    expect(metrics).toContain('booking_refunds{status="NEEDS_ATTENTION"} 1');
     const buyerTry = await t.gql(RetryRefundDocument, { id: stuck.id }, { token });
     expect(buyerTry.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
 
