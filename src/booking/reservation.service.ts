@@ -89,12 +89,10 @@ export class ReservationService {
   async cancelReservation(em: EntityManager, actor: Actor, id: string): Promise<Reservation> {
     const existing = await this.findVisible(em, actor, id);
     if (!existing) throw notFound('Reservation', id);
-    if (existing.status === ReservationStatus.CONFIRMED) {
-      if (!this.confirmedCancellation) throw new AppError('BAD_USER_INPUT', 'Confirmed bookings cannot be cancelled yet');
-      return this.confirmedCancellation.cancelConfirmed(em, existing);
-    }
-    return em.transactional(async (tx) => {
+    const released = await em.transactional(async (tx) => {
       const reservation = await tx.findOneOrFail(Reservation, id, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+      // Confirmed meanwhile (a payment just settled): that needs the refund path below.
+      if (reservation.status === ReservationStatus.CONFIRMED) return null;
       if (reservation.status === ReservationStatus.CANCELLED) return reservation;
       if (reservation.status !== ReservationStatus.HELD) {
         throw badUserInput('input.reservationId', `a ${reservation.status} reservation cannot be cancelled`);
@@ -103,6 +101,9 @@ export class ReservationService {
       reservation.cancelledAt = this.clock.now();
       return reservation;
     });
+    if (released) return released;
+    if (!this.confirmedCancellation) throw new Error('No handler for cancelling confirmed bookings is configured');
+    return this.confirmedCancellation.cancelConfirmed(em, existing);
   }
 
   private async expireStaleHolds(tx: EntityManager, seat: Seat, now: Date): Promise<void> {

@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { isUuid } from '../booking/event.service';
+import { badUserInput } from '../graphql/errors';
 import { PaymentEvent } from './payment-event.entity';
 
 export interface PaymentEventEntry {
@@ -47,6 +49,7 @@ export class PaymentEventLog {
   }
 
   async forReservation(em: EntityManager, reservationId: string): Promise<PaymentEvent[]> {
+    if (!isUuid(reservationId)) throw badUserInput('reservationId', 'must be a UUID');
     return em.find(PaymentEvent, { reservationId }, { orderBy: { id: 'asc' } });
   }
 }

@@ -54,12 +54,25 @@ export class PaymentSettlementService {
     const recorded = await this.findRecordedOutcome(em.fork(), gatewayPaymentId);
     if (recorded) return recorded;
 
-    const payment = await this.readGatewayPayment(em, gatewayPaymentId, options.source);
+    const payment = await this.readGatewayPayment(em, gatewayPaymentId, options);
     this.failpoints.hit('after-gateway-read');
 
     const target =
       (await em.fork().findOne(Reservation, { merchantUid: payment.merchantUid })) ??
       (options.fallbackReservationId ? await em.fork().findOne(Reservation, options.fallbackReservationId) : null);
+    await this.events.record(em, {
+      kind: 'GATEWAY_READ',
+      outcome: payment.status,
+      gatewayPaymentId,
+      reservationId: target?.id ?? null,
+      details: {
+        source: options.source,
+        merchantUid: payment.merchantUid,
+        amount: payment.amount,
+        currency: payment.currency,
+        cancelledAmount: payment.cancelledAmount,
+      },
+    });
     if (!target) {
       await this.events.record(em, {
         kind: 'DECISION',
@@ -112,19 +125,23 @@ export class PaymentSettlementService {
     return { kind: 'CONFIRMED', payment, reservation: payment.reservation };
   }
 
-  private async readGatewayPayment(em: EntityManager, gatewayPaymentId: string, source: SettlementSource): Promise<GatewayPayment> {
+  private async readGatewayPayment(
+    em: EntityManager,
+    gatewayPaymentId: string,
+    options: { source: SettlementSource; fallbackReservationId?: string },
+  ): Promise<GatewayPayment> {
     try {
-      const payment = await this.gateway.getPayment(gatewayPaymentId);
-      await this.events.record(em, {
-        kind: 'GATEWAY_READ',
-        outcome: payment.status,
-        gatewayPaymentId,
-        details: { source, merchantUid: payment.merchantUid, amount: payment.amount, currency: payment.currency, cancelledAmount: payment.cancelledAmount },
-      });
-      return payment;
+      return await this.gateway.getPayment(gatewayPaymentId);
     } catch (error) {
       if (!isGatewayError(error)) throw error;
-      await this.events.record(em, { kind: 'GATEWAY_READ', outcome: error.kind, gatewayPaymentId, message: error.message, details: { source } });
+      await this.events.record(em, {
+        kind: 'GATEWAY_READ',
+        outcome: error.kind,
+        gatewayPaymentId,
+        reservationId: options.fallbackReservationId ?? null,
+        message: error.message,
+        details: { source: options.source },
+      });
       if (error.kind === 'NOT_FOUND') throw new AppError('NOT_FOUND', `PortOne has no payment ${gatewayPaymentId}`);
       if (error.kind === 'MISCONFIGURED') throw error;
       throw new AppError('GATEWAY_UNAVAILABLE', 'PortOne could not be reached to verify the payment; it will be settled automatically', {

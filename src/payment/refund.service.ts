@@ -5,6 +5,7 @@ import { Reservation, ReservationStatus } from '../booking/reservation.entity';
 import type { Clock } from '../clock';
 import type { Failpoints } from '../failpoints';
 import { GatewayError, isGatewayError, type PaymentGateway } from '../gateway/payment-gateway';
+import { isUuid } from '../booking/event.service';
 import { badUserInput, notFound } from '../graphql/errors';
 import { Payment, PaymentDecision } from './payment.entity';
 import type { PaymentEventLog } from './payment-event-log';
@@ -87,6 +88,7 @@ export class RefundService {
 
   /** Admin: put a refund back into the retry loop with a fresh budget and attempt it now. */
   async retry(em: EntityManager, refundId: string): Promise<Refund> {
+    if (!isUuid(refundId)) throw badUserInput('id', 'must be a UUID');
     await em.transactional(async (tx) => {
       const refund = await tx.findOne(Refund, refundId, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!refund) throw notFound('Refund', refundId);

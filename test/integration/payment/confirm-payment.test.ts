@@ -1,7 +1,7 @@
 import fetch from 'node-fetch';
 import { Reservation, ReservationStatus } from '../../../src/booking/reservation.entity';
 import { Refund, RefundStatus } from '../../../src/payment/refund.entity';
-import { ConfirmPaymentDocument, HoldSeatDocument, RefundsDocument, RetryRefundDocument } from '../../generated/graphql';
+import { ConfirmPaymentDocument, HoldSeatDocument, PaymentEventsDocument, RefundsDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
 import { startTestApp, type TestApp } from '../../support/test-app';
@@ -71,6 +71,14 @@ describe('confirmPayment', () => {
     const cancels = await t.simulator.cancelRequests(impUid);
     expect(cancels).toHaveLength(1);
     expect(cancels[0]).toMatchObject({ amount: reservation.amount - 49000, checksum: reservation.amount - 49000 });
+
+    // The append-only event log tells the story to an admin, and to nobody else.
+    const admin = await t.tokenFor('admin', ['admin']);
+    const log = await t.gql(PaymentEventsDocument, { reservationId: reservation.id }, { token: admin });
+    expect(log.data?.paymentEvents.map((e) => `${e.kind}:${e.outcome}`)).toEqual(['GATEWAY_READ:PAID', 'DECISION:REFUND', 'CANCEL_ATTEMPT:SUCCEEDED']);
+    const asBuyer = await t.gql(PaymentEventsDocument, { reservationId: reservation.id }, { token });
+    expect(asBuyer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    await expect(t.orm.em.getConnection().execute(`update payment_event set outcome = 'x'`)).rejects.toThrow(/append-only/);
   });
 
   test.each([
@@ -183,6 +191,33 @@ describe('confirmPayment', () => {
     expect(cancelled.data).toEqual({
       cancelReservation: { status: 'CANCELLED', refund: { reason: 'BUYER_CANCELLED', status: 'SUCCEEDED', amount: reservation.amount } },
     });
+    expect(await t.simulator.cancelRequests(impUid)).toHaveLength(1);
+  });
+});
+
+describe('when deciding fails after the money was taken', () => {
+  test('the decision transaction fails (injected): the payment is still refunded as INTERNAL_ERROR and the client is told', async () => {
+    const { token, reservation, impUid } = await holdAndPay();
+    t.app.failpoints.enable('before-decision-commit', 'throw');
+    let result;
+    try {
+      result = await confirm(token, reservation, impUid);
+    } finally {
+      t.app.failpoints.disable();
+    }
+    expect(result.data?.confirmPayment).toMatchObject({
+      __typename: 'PaymentRefunded',
+      reason: 'INTERNAL_ERROR',
+      refund: { status: 'SUCCEEDED', amount: reservation.amount },
+      reservation: { status: 'HELD' },
+    });
+    expect((result.data?.confirmPayment as { message: string }).message).toMatch(/서버 오류/);
+    expect(await t.simulator.cancelRequests(impUid)).toHaveLength(1);
+    const events = await t.orm.em.getConnection().execute(`select kind, outcome from payment_event where gateway_payment_id = ? order by id`, [impUid]);
+    expect(events).toEqual(expect.arrayContaining([{ kind: 'DECISION_FAILED', outcome: 'REFUND' }]));
+    // The decision stands on a second call: same outcome, no second cancel.
+    const again = await confirm(token, reservation, impUid);
+    expect(again.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', reason: 'INTERNAL_ERROR' });
     expect(await t.simulator.cancelRequests(impUid)).toHaveLength(1);
   });
 });
