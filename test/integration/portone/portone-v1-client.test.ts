@@ -20,8 +20,9 @@ function newClient(overrides: Partial<ConstructorParameters<typeof PortOneV1Clie
     baseUrl: sim.url,
     impKey: sim.impKey,
     impSecret: sim.impSecret,
-    connectTimeoutMs: 500,
-    responseTimeoutMs: 400,
+    connectTimeoutMs: 2000,
+    // Generous: 100 parallel calls on a busy 2-core CI machine; the timeout test sets its own.
+    responseTimeoutMs: 5000,
     logger: pino({ level: 'debug' }, sink),
     ...overrides,
   });
@@ -97,14 +98,14 @@ test('cancel always sends imp_uid, an explicit amount, the checksum and a reason
 
 test('a cancel that times out is OUTCOME_UNKNOWN; reading back shows what happened', async () => {
   const impUid = await sim.pay({ merchantUid: 'm-slow', amount: 1000 });
-  const client = newClient();
+  const client = newClient({ responseTimeoutMs: 300 });
   await client.getPayment(impUid);
-  await sim.fault({ endpoint: 'cancel', kind: 'latency', latencyMs: 800, times: 1 });
+  await sim.fault({ endpoint: 'cancel', kind: 'latency', latencyMs: 1000, times: 1 });
   expect(await errorKind(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe(
     'OUTCOME_UNKNOWN',
   );
-  await new Promise((resolve) => setTimeout(resolve, 600));
-  expect((await client.getPayment(impUid)).status).toBe('CANCELLED');
+  await new Promise((resolve) => setTimeout(resolve, 900));
+  expect((await newClient().getPayment(impUid)).status).toBe('CANCELLED');
 });
 
 test('a cancel applied and then lost is OUTCOME_UNKNOWN, and reading back finds exactly one cancel', async () => {
