@@ -58,8 +58,8 @@ export async function startTestApp(
       baseUrl: simulator.url,
       impKey: simulator.impKey,
       impSecret: simulator.impSecret,
-      connectTimeoutMs: 500,
-      responseTimeoutMs: 1500,
+      connectTimeoutMs: 2000,
+      responseTimeoutMs: 5000,
     });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const app = await buildApp({
