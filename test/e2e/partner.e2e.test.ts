@@ -170,6 +170,17 @@ describe('abuse limits', () => {
     expect(statements).toBe(0);
   });
 
+  test('introspection can be switched off (the production default)', async () => {
+    const closed = await startTestApp({ env: { GRAPHQL_INTROSPECTION: 'false' } });
+    try {
+      const refused = await closed.gql('{ __schema { types { name } } }');
+      expect(refused.errors?.[0]?.message).toMatch(/introspection/i);
+      expect((await t.gql('{ __schema { queryType { name } } }')).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+    } finally {
+      await closed.close();
+    }
+  });
+
   test('too many aliases are refused', async () => {
     const aliases = `{ ${Array.from({ length: 20 }, (_, i) => `e${i}: events { id }`).join(' ')} }`;
     const result = await t.gql(aliases);

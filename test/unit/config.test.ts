@@ -49,6 +49,14 @@ describe('loadConfig', () => {
     expect(problems).not.toContain('hunter2');
   });
 
+  test('introspection is on in development and off in production unless asked for', () => {
+    expect(loadConfig({}).introspection).toBe(true);
+    const secret = 'p'.repeat(40);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).introspection).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, GRAPHQL_INTROSPECTION: 'true' }).introspection).toBe(true);
+    expect(() => loadConfig({ GRAPHQL_INTROSPECTION: 'maybe' })).toThrow(/GRAPHQL_INTROSPECTION/);
+  });
+
   test('production requires a JWT secret', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
   });
