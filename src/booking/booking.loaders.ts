@@ -4,6 +4,8 @@ import { Event } from './event.entity';
 import { Reservation, ReservationStatus } from './reservation.entity';
 import { Seat } from './seat.entity';
 
+const SEAT_ORDER = new Intl.Collator('en', { numeric: true });
+
 /** Batches relation look-ups of one request into one query per kind, whatever the list size. */
 export function createBookingLoaders(em: EntityManager) {
   return {
@@ -18,7 +20,9 @@ export function createBookingLoaders(em: EntityManager) {
       return ids.map((id) => byId.get(id) ?? null);
     }),
     seatsByEventId: new DataLoader<string, Seat[]>(async (eventIds) => {
-      const rows = await em.find(Seat, { event: { $in: [...eventIds] } }, { orderBy: { label: 'asc' } });
+      const rows = await em.find(Seat, { event: { $in: [...eventIds] } });
+      // Natural order, as on a seating chart: R2 before R10.
+      rows.sort((a, b) => SEAT_ORDER.compare(a.label, b.label));
       return eventIds.map((id) => rows.filter((seat) => seat.event.id === id));
     }),
     /** The reservation currently occupying each seat (CONFIRMED, or HELD and not yet expired). */
