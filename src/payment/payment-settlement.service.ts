@@ -179,19 +179,8 @@ export class PaymentSettlementService {
       );
       if (verdict.kind === 'NOT_PAID') throw new AppError('PAYMENT_NOT_COMPLETED', `Payment ${payment.gatewayPaymentId} is not completed`);
 
-      const record = tx.create(Payment, {
-        gatewayPaymentId: payment.gatewayPaymentId,
-        reservation,
-        merchantUid: payment.merchantUid,
-        amount: payment.amount,
-        currency: payment.currency,
-        decision: verdict.kind === 'CONFIRM' ? PaymentDecision.CONFIRMED : PaymentDecision.REFUND,
-        refundReason: verdict.kind === 'REFUND' ? verdict.reason : null,
-        decidedBy: source,
-        decidedAt: now,
-      });
-
       if (verdict.kind === 'CONFIRM') {
+        const record = this.recordDecision(tx, payment, reservation, { decision: PaymentDecision.CONFIRMED, reason: null, decidedBy: source });
         // Stale holds of others on this seat end now, so the seat's uniqueness guard sees only us.
         for (const other of others) other.status = ReservationStatus.EXPIRED;
         reservation.status = ReservationStatus.CONFIRMED;
@@ -208,20 +197,11 @@ export class PaymentSettlementService {
         return { kind: 'CONFIRMED', payment: record, reservation };
       }
 
-      const refund = await this.refunds.createInTransaction(tx, {
-        reservation,
-        gatewayPaymentId: payment.gatewayPaymentId,
-        amount: payment.amount - payment.cancelledAmount,
+      const { record, refund } = await this.recordRefundDecision(tx, payment, reservation, {
         reason: verdict.reason,
-      });
-      this.events.add(tx, {
-        kind: 'DECISION',
-        outcome: 'REFUND',
-        reservationId: reservation.id,
-        gatewayPaymentId: payment.gatewayPaymentId,
-        refundId: refund.id,
+        decidedBy: source,
+        eventKind: 'DECISION',
         message: verdict.detail,
-        details: { source, reason: verdict.reason, amount: payment.amount },
       });
       this.failpoints.hit('before-decision-commit');
       await tx.flush();
@@ -242,48 +222,75 @@ export class PaymentSettlementService {
     failure: unknown,
   ): Promise<SettlementOutcome> {
     this.logger.error({ err: failure, gatewayPaymentId: payment.gatewayPaymentId, reservationId }, 'payment decision failed after the money was taken');
-    let refundId: string;
-    let outcome: SettlementOutcome;
+    let outcome: Extract<SettlementOutcome, { kind: 'REFUNDED' }>;
     try {
       const recorded = await this.findRecordedOutcome(em.fork(), payment.gatewayPaymentId);
       if (recorded) return recorded;
       outcome = await em.fork().transactional(async (tx) => {
         const reservation = await tx.findOneOrFail(Reservation, reservationId, { lockMode: LockMode.PESSIMISTIC_WRITE });
-        const record = tx.create(Payment, {
-          gatewayPaymentId: payment.gatewayPaymentId,
-          reservation,
-          merchantUid: payment.merchantUid,
-          amount: payment.amount,
-          currency: payment.currency,
-          decision: PaymentDecision.REFUND,
-          refundReason: RefundReason.INTERNAL_ERROR,
-          decidedBy: 'RECOVERY',
-          decidedAt: this.clock.now(),
-        });
-        const refund = await this.refunds.createInTransaction(tx, {
-          reservation,
-          gatewayPaymentId: payment.gatewayPaymentId,
-          amount: payment.amount - payment.cancelledAmount,
+        const { record, refund } = await this.recordRefundDecision(tx, payment, reservation, {
           reason: RefundReason.INTERNAL_ERROR,
-        });
-        this.events.add(tx, {
-          kind: 'DECISION_FAILED',
-          outcome: 'REFUND',
-          reservationId,
-          gatewayPaymentId: payment.gatewayPaymentId,
-          refundId: refund.id,
+          decidedBy: 'RECOVERY',
+          eventKind: 'DECISION_FAILED',
           message: failure instanceof Error ? failure.message : String(failure),
-          details: { reason: RefundReason.INTERNAL_ERROR },
         });
         return { kind: 'REFUNDED' as const, payment: record, reservation, refund };
       });
-      refundId = outcome.kind === 'REFUNDED' ? outcome.refund.id : '';
     } catch (recordFailure) {
       await this.compensateUnrecorded(payment, recordFailure);
       throw recordFailure;
     }
-    const refund = await this.refunds.attempt(refundId);
-    return refund && outcome.kind === 'REFUNDED' ? { ...outcome, refund } : outcome;
+    const refund = await this.refunds.attempt(outcome.refund.id);
+    return refund ? { ...outcome, refund } : outcome;
+  }
+
+  private recordDecision(
+    tx: EntityManager,
+    payment: GatewayPayment,
+    reservation: Reservation,
+    decision: { decision: PaymentDecision; reason: RefundReason | null; decidedBy: string },
+  ): Payment {
+    return tx.create(Payment, {
+      gatewayPaymentId: payment.gatewayPaymentId,
+      reservation,
+      merchantUid: payment.merchantUid,
+      amount: payment.amount,
+      currency: payment.currency,
+      decision: decision.decision,
+      refundReason: decision.reason,
+      decidedBy: decision.decidedBy,
+      decidedAt: this.clock.now(),
+    });
+  }
+
+  /** The decision to give the money back: decision row, refund row (the outbox) and its queued attempt, one transaction. */
+  private async recordRefundDecision(
+    tx: EntityManager,
+    payment: GatewayPayment,
+    reservation: Reservation,
+    decision: { reason: RefundReason; decidedBy: string; eventKind: 'DECISION' | 'DECISION_FAILED'; message: string },
+  ): Promise<{ record: Payment; refund: Refund }> {
+    const record = this.recordDecision(tx, payment, reservation, {
+      decision: PaymentDecision.REFUND,
+      reason: decision.reason,
+      decidedBy: decision.decidedBy,
+    });
+    const refund = await this.refunds.createInTransaction(tx, {
+      reservation,
+      gatewayPaymentId: payment.gatewayPaymentId,
+      amount: payment.amount - payment.cancelledAmount,
+      reason: decision.reason,
+    });
+    this.events.add(tx, {
+      kind: decision.eventKind,
+      outcome: 'REFUND',
+      reservationId: reservation.id,
+      gatewayPaymentId: payment.gatewayPaymentId,
+      refundId: refund.id,
+      message: decision.message,
+      details: { source: decision.decidedBy, reason: decision.reason, amount: payment.amount },
+    });
+    return { record, refund };
   }
 
   private async compensateUnrecorded(payment: GatewayPayment, cause: unknown): Promise<void> {
