@@ -100,6 +100,23 @@ describe('PortOne webhooks: the browser closed and nobody calls confirmPayment',
     expect(await t.simulator.cancelRequests(readyImpUid)).toHaveLength(0);
   });
 
+  test('when the job cannot be queued the webhook answers 5xx, so PortOne sends it again', async () => {
+    const connection = t.orm.em.getConnection();
+    await connection.execute('alter schema graphile_worker rename to graphile_worker_unavailable');
+    let status: number;
+    try {
+      const response = await fetch(webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ imp_uid: 'imp_123', merchant_uid: 'bk_x', status: 'paid' }),
+      });
+      status = response.status;
+    } finally {
+      await connection.execute('alter schema graphile_worker_unavailable rename to graphile_worker');
+    }
+    expect(status).toBe(503);
+  });
+
   test('a webhook without imp_uid is a 400; an unparseable body is a 4xx', async () => {
     const missing = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"paid"}' });
     expect(missing.status).toBe(400);
