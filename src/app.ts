@@ -23,9 +23,8 @@ import { PartnerService } from './partner/partner.service';
 import { registerPortOneWebhook } from './payment/portone-webhook.route';
 import { createMetricsRegistry } from './payment/refund-metrics';
 import { ReconciliationService } from './payment/reconciliation.service';
-import { RECONCILE_TASK, scheduleReconciliation, SETTLE_PAYMENT_TASK } from './payment/settlement-queue';
+import { scheduleReconciliation } from './payment/settlement-queue';
 import { AppError } from './graphql/errors';
-import type { SettlementSource } from './payment/payment-settlement.service';
 
 export interface AppDependencies {
   config: AppConfig;
@@ -67,7 +66,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const events = new EventService(clock);
   const reservations = new ReservationService(clock, config.holdMinutes);
   const partners = new PartnerService(clock);
-  const failpoints = deps.failpoints ?? new Failpoints(process.env.FAILPOINTS);
+  const failpoints = deps.failpoints ?? new Failpoints(config.failpoints);
   const paymentEvents = new PaymentEventLog(logger);
   const refunds = new RefundService(
     orm,
@@ -106,33 +105,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       ? null
       : await startPaymentWorker({
           connectionString,
-          refunds,
           orm,
+          refunds,
+          settlement,
+          reconciliation,
+          reconcileIntervalMs: config.reconciliation.intervalMs,
           logger,
           pollIntervalMs: Math.min(1000, config.refunds.backoffBaseMs),
-          extraTasks: {
-            [SETTLE_PAYMENT_TASK]: async (payload) => {
-              const { gatewayPaymentId, source } = payload as { gatewayPaymentId: string; source: SettlementSource };
-              try {
-                await settlement.settle(orm.em.fork(), gatewayPaymentId, { source });
-              } catch (error) {
-                // Nothing to settle (not paid yet, or unknown to PortOne: a forged notification). A later
-                // notification or reconciliation picks up a payment that completes afterwards.
-                if (error instanceof AppError && (error.code === 'PAYMENT_NOT_COMPLETED' || error.code === 'NOT_FOUND')) {
-                  logger.info({ gatewayPaymentId, source, code: error.code }, 'queued settlement had nothing to settle');
-                  return;
-                }
-                throw error;
-              }
-            },
-            [RECONCILE_TASK]: async () => {
-              try {
-                await reconciliation.run();
-              } finally {
-                await scheduleReconciliation(orm.em.fork(), new Date(Date.now() + config.reconciliation.intervalMs), 'replace');
-              }
-            },
-          },
         });
   if (worker && deps.startReconciliation !== false) {
     await scheduleReconciliation(orm.em.fork(), new Date(), 'preserve_run_at');

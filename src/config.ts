@@ -37,6 +37,8 @@ export interface AppConfig {
   };
   logLevel: string;
   introspection: boolean;
+  /** Test runs only: failpoints to arm (see src/failpoints.ts); null in any normal run. */
+  failpoints: string | null;
 }
 
 export class ConfigError extends Error {
@@ -130,6 +132,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       graceMs: int('RECONCILE_GRACE_MS', 120000, 0, 86400000),
     },
     logLevel: str('LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+    failpoints: str('FAILPOINTS') ?? null,
     introspection: parseBool(str('GRAPHQL_INTROSPECTION'), nodeEnv !== 'production', 'GRAPHQL_INTROSPECTION', problems),
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {

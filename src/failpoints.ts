@@ -18,7 +18,7 @@ export class FailpointError extends Error {
 export class Failpoints {
   private readonly active = new Map<FailpointName, FailpointAction>();
 
-  constructor(spec: string | undefined = undefined) {
+  constructor(spec: string | null = null) {
     for (const part of (spec ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
       const [name, action = 'kill'] = part.split('=');
       if (!NAMES.includes(name as FailpointName) || !['kill', 'throw'].includes(action)) {

@@ -1,7 +1,11 @@
 import { Logger as WorkerLogger, run, runMigrations, type Runner, type Task } from 'graphile-worker';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { AppError } from '../graphql/errors';
+import type { PaymentSettlementService, SettlementSource } from './payment-settlement.service';
+import type { ReconciliationService } from './reconciliation.service';
 import { REFUND_ATTEMPT_TASK, scheduleRefundAttempt } from './refund-queue';
+import { RECONCILE_TASK, scheduleReconciliation, SETTLE_PAYMENT_TASK } from './settlement-queue';
 import { RefundStatus } from './refund.entity';
 import type { RefundService } from './refund.service';
 
@@ -17,24 +21,22 @@ export async function migrateJobQueue(connectionString: string, logger: Logger):
   await runMigrations({ connectionString, logger: workerLogger(logger) });
 }
 
-export interface JobHandlers {
-  [task: string]: Task;
-}
-
 /**
  * The PostgreSQL job queue's workers. Jobs are picked with SKIP LOCKED, so any number of processes can
  * run this against one database; each job runs in exactly one of them.
  */
 export async function startPaymentWorker(options: {
   connectionString: string;
-  refunds: RefundService;
   orm: MikroORM;
+  refunds: RefundService;
+  settlement: PaymentSettlementService;
+  reconciliation: ReconciliationService;
+  reconcileIntervalMs: number;
   logger: Logger;
   concurrency?: number;
   pollIntervalMs?: number;
-  extraTasks?: JobHandlers;
 }): Promise<Runner> {
-  const { refunds, logger } = options;
+  const { orm, refunds, settlement, reconciliation, logger } = options;
   const refundAttempt: Task = async (payload) => {
     const { refundId } = payload as { refundId?: string };
     if (typeof refundId !== 'string') throw new Error(`${REFUND_ATTEMPT_TASK}: payload without refundId`);
@@ -42,15 +44,39 @@ export async function startPaymentWorker(options: {
     if (refund?.status === RefundStatus.PENDING && refund.attemptLeaseUntil) {
       // Another worker holds the attempt, or held it and died: look again when its lease runs out.
       const lookAgainAt = new Date(refund.attemptLeaseUntil.getTime() + 100);
-      await options.orm.em.fork().transactional((tx) => scheduleRefundAttempt(tx, refundId, lookAgainAt));
+      await orm.em.fork().transactional((tx) => scheduleRefundAttempt(tx, refundId, lookAgainAt));
     }
   };
+
+  const settlePayment: Task = async (payload) => {
+    const { gatewayPaymentId, source } = payload as { gatewayPaymentId: string; source: SettlementSource };
+    try {
+      await settlement.settle(orm.em.fork(), gatewayPaymentId, { source });
+    } catch (error) {
+      // Nothing to settle (not paid yet, or unknown to PortOne: a forged notification). A later
+      // notification or reconciliation picks up a payment that completes afterwards.
+      if (error instanceof AppError && (error.code === 'PAYMENT_NOT_COMPLETED' || error.code === 'NOT_FOUND')) {
+        logger.info({ gatewayPaymentId, source, code: error.code }, 'queued settlement had nothing to settle');
+        return;
+      }
+      throw error;
+    }
+  };
+
+  const reconcile: Task = async () => {
+    try {
+      await reconciliation.run();
+    } finally {
+      await scheduleReconciliation(orm.em.fork(), new Date(Date.now() + options.reconcileIntervalMs), 'replace');
+    }
+  };
+
   return run({
     connectionString: options.connectionString,
     concurrency: options.concurrency ?? 4,
     pollInterval: options.pollIntervalMs ?? 1000,
     noHandleSignals: true,
     logger: workerLogger(logger),
-    taskList: { [REFUND_ATTEMPT_TASK]: refundAttempt, ...options.extraTasks },
+    taskList: { [REFUND_ATTEMPT_TASK]: refundAttempt, [SETTLE_PAYMENT_TASK]: settlePayment, [RECONCILE_TASK]: reconcile },
   });
 }
