@@ -12,11 +12,17 @@ export interface GatewayCancellation {
   cancelledAt: Date;
 }
 
-/** A payment exactly as the gateway reported it; the only source of truth for amounts. */
+/**
+ * A payment exactly as the gateway reported it; the only source of truth for amounts.
+ *
+ * Amounts are exact decimals in the currency's major unit (KRW: won; USD 10.40 is 10.4). Decisions use
+ * the balance (`amount - cancelledAmount`, see `gatewayBalance`), never the status string alone: PortOne
+ * V1 does not document the status after a partial cancel.
+ */
 export interface GatewayPayment {
   /** imp_uid on PortOne V1, paymentId on V2. */
   gatewayPaymentId: string;
-  /** The order id the payment was made for (V1 merchant_uid). */
+  /** The order id the payment was made for (V1 merchant_uid; on V2 the paymentId itself). */
   merchantUid: string;
   status: GatewayPaymentStatus;
   /** Amount paid, in the currency's major unit (KRW: won). */
@@ -26,6 +32,50 @@ export interface GatewayPayment {
   currency: string;
   paidAt: Date | null;
   cancellations: GatewayCancellation[];
+  /** Made through a test channel (V1 `sandbox`, V2 `channel.type === 'TEST'`): no real money moved. */
+  sandbox: boolean;
+  /** Payment method as the gateway names it, lower-case (`card`, `vbank`, `trans`, ...). */
+  payMethod: string;
+  /** V1 vbank / V2 VIRTUAL_ACCOUNT: a refund needs the buyer's bank account. */
+  isVirtualAccount: boolean;
+}
+
+/** Exact decimal arithmetic for gateway amounts (at most 4 decimal places, as PortOne's currencies need). */
+export function moneyMinus(a: number, b: number): number {
+  return Math.round((a - b) * 10_000) / 10_000;
+}
+
+/** What is still paid: amount minus everything cancelled so far. */
+export function gatewayBalance(payment: Pick<GatewayPayment, 'amount' | 'cancelledAmount'>): number {
+  return moneyMinus(payment.amount, payment.cancelledAmount);
+}
+
+/** Where a virtual-account refund is sent (PortOne V1 refund_holder / refund_bank / refund_account). */
+export interface RefundAccount {
+  /** Bank code as PortOne lists them (e.g. "004" for KB). */
+  bank: string;
+  holder: string;
+  account: string;
+  tel?: string | null;
+}
+
+/** One page of a time-window listing (V1 `GET /payments/status/{status}`). */
+export interface PaymentListQuery {
+  /** `paid` is filtered by paid time, `cancelled` by cancel time, `ready` by start time (V1 semantics). */
+  status: 'paid' | 'cancelled' | 'ready';
+  /** Inclusive window, gateway time. */
+  from: Date;
+  to: Date;
+  /** 1-based. */
+  page: number;
+  /** Page size, at most 1000 on V1. */
+  limit: number;
+}
+
+export interface PaymentListPage {
+  payments: GatewayPayment[];
+  /** The next page to ask for, or null when this was the last one. */
+  nextPage: number | null;
 }
 
 export interface CancelPaymentRequest {
@@ -35,6 +85,8 @@ export interface CancelPaymentRequest {
   /** The balance we believe is still cancellable (V1 checksum, V2 currentCancellableAmount). */
   expectedCancellableAmount: number;
   reason: string;
+  /** Required by PortOne for a paid virtual account: where the money goes back. */
+  refundAccount?: RefundAccount | null;
 }
 
 export interface PaymentGateway {
@@ -44,6 +96,13 @@ export interface PaymentGateway {
   findPaymentsByMerchantUid(merchantUid: string): Promise<GatewayPayment[]>;
   /** Returns the payment as the gateway reports it after the cancel. */
   cancelPayment(request: CancelPaymentRequest): Promise<GatewayPayment>;
+  /** Payments by status in a time window, for the reconciliation sweep. */
+  listPayments(query: PaymentListQuery): Promise<PaymentListPage>;
+  /**
+   * Revokes an issued, unpaid virtual account so the buyer cannot deposit into it any more (V1
+   * `DELETE /vbanks/{imp_uid}`). Throws REJECTED when it is not an unpaid virtual account.
+   */
+  revokeVirtualAccount(gatewayPaymentId: string): Promise<GatewayPayment>;
 }
 
 /**

@@ -22,6 +22,9 @@ const payment: GatewayPayment = {
   currency: 'KRW',
   paidAt: now,
   cancellations: [],
+  sandbox: false,
+  payMethod: 'card',
+  isVirtualAccount: false,
 };
 
 describe('verifyPayment', () => {

@@ -9,6 +9,8 @@ import {
   type GatewayPayment,
   type GatewayPaymentStatus,
   type PaymentGateway,
+  type PaymentListPage,
+  type PaymentListQuery,
 } from '../../payment-gateway';
 import { mapPortOneV1Failure, type PortOneV1Operation } from './portone-v1.errors';
 
@@ -34,6 +36,8 @@ interface V1PaymentBody {
   amount: number;
   cancel_amount: number;
   currency: string;
+  pay_method: string | null;
+  sandbox?: boolean | null;
   paid_at: number;
   cancel_history: Array<{ cancellation_id: string; amount: number; reason: string | null; cancelled_at: number }> | null;
 }
@@ -100,12 +104,40 @@ export class PortOneV1Client implements PaymentGateway {
 
   async cancelPayment(request: CancelPaymentRequest): Promise<GatewayPayment> {
     if (!(request.amount > 0)) throw new Error('cancelPayment needs an explicit positive amount: 0 would cancel everything');
+    const account = request.refundAccount;
     const body = await this.authorized<V1PaymentBody>('cancel', 'POST', '/payments/cancel', {
       imp_uid: request.gatewayPaymentId,
       amount: request.amount,
       checksum: request.expectedCancellableAmount,
       reason: request.reason,
+      ...(account
+        ? { refund_holder: account.holder, refund_bank: account.bank, refund_account: account.account, ...(account.tel ? { refund_tel: account.tel } : {}) }
+        : {}),
     });
+    return toGatewayPayment(body);
+  }
+
+  async listPayments(query: PaymentListQuery): Promise<PaymentListPage> {
+    const params = new URLSearchParams({
+      page: String(query.page),
+      limit: String(query.limit),
+      from: String(Math.floor(query.from.getTime() / 1000)),
+      to: String(Math.ceil(query.to.getTime() / 1000)),
+      // Oldest first, so a page boundary never hides a payment that changes while we read.
+      sorting: query.status === 'paid' ? 'paid' : query.status === 'ready' ? 'started' : 'updated',
+    });
+    let body: { total: number; next: number; list: V1PaymentBody[] };
+    try {
+      body = await this.authorized('read', 'GET', `/payments/status/${query.status}?${params.toString()}`);
+    } catch (error) {
+      if (error instanceof GatewayError && error.kind === 'NOT_FOUND') return { payments: [], nextPage: null };
+      throw error;
+    }
+    return { payments: (body.list ?? []).map(toGatewayPayment), nextPage: body.next ? body.next : null };
+  }
+
+  async revokeVirtualAccount(gatewayPaymentId: string): Promise<GatewayPayment> {
+    const body = await this.authorized<V1PaymentBody>('revokeVbank', 'DELETE', `/vbanks/${encodeURIComponent(gatewayPaymentId)}`);
     return toGatewayPayment(body);
   }
 
@@ -210,6 +242,9 @@ function toGatewayPayment(body: V1PaymentBody): GatewayPayment {
     amount: body.amount,
     cancelledAmount: body.cancel_amount ?? 0,
     currency: body.currency,
+    sandbox: body.sandbox === true,
+    payMethod: (body.pay_method ?? 'card').toLowerCase(),
+    isVirtualAccount: (body.pay_method ?? '').toLowerCase() === 'vbank',
     paidAt: body.paid_at ? new Date(body.paid_at * 1000) : null,
     cancellations: (body.cancel_history ?? []).map((c) => ({
       cancellationId: c.cancellation_id,

@@ -4,7 +4,7 @@ import { GatewayError } from '../../payment-gateway';
 const ALREADY_CANCELLED = /이미 전액\s*취소|already.*cancel/i;
 const CANCEL_TARGET_MISSING = /취소할 결제건이 존재하지 않습니다/;
 
-export type PortOneV1Operation = 'getToken' | 'read' | 'cancel';
+export type PortOneV1Operation = 'getToken' | 'read' | 'cancel' | 'revokeVbank';
 
 export type PortOneV1Failure =
   | { kind: 'http'; httpStatus: number; code: number | null; message: string | null }
