@@ -59,12 +59,20 @@ export interface App {
  * The composition root: config → clients → services → resolvers → HTTP. `main.ts` runs it for real;
  * tests build the same graph with their own database and clock.
  */
+/**
+ * The longest one refund attempt can take: token fetch, read and cancel, each possibly refreshed once
+ * after a 401, each bounded by the connect and response timeouts; plus slack for the database.
+ */
+function attemptLeaseMs(config: AppConfig): number {
+  return 6 * (config.portone.connectTimeoutMs + config.portone.responseTimeoutMs) + 5000;
+}
+
 export async function buildApp(deps: AppDependencies): Promise<App> {
   const { config, orm, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const identity = new JwtIdentity(config.jwtSecret);
   const events = new EventService(clock);
-  const reservations = new ReservationService(clock, config.holdMinutes);
+  const reservations = new ReservationService(clock, config.holdMinutes, config.holdPaymentGraceMs);
   const partners = new PartnerService(clock);
   const failpoints = deps.failpoints ?? new Failpoints(config.failpoints);
   const paymentEvents = new PaymentEventLog(logger);
@@ -74,13 +82,18 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     paymentEvents,
     {
       ...config.refunds,
-      attemptLeaseMs: 2 * (config.portone.connectTimeoutMs + config.portone.responseTimeoutMs) + 5000,
+      attemptLeaseMs: attemptLeaseMs(config),
     },
     clock,
     failpoints,
     logger,
   );
-  const settlement = new PaymentSettlementService(orm, deps.gateway, refunds, paymentEvents, clock, failpoints, logger);
+  const verification = { allowSandbox: config.portone.allowSandbox };
+  const settlement = new PaymentSettlementService(orm, deps.gateway, refunds, paymentEvents, clock, failpoints, logger, {
+    ...verification,
+    holdGraceMs: config.holdPaymentGraceMs,
+  });
+  const staleJobLockMs = Math.max(60_000, 2 * attemptLeaseMs(config));
   const reconciliation = new ReconciliationService(
     orm,
     deps.gateway,
@@ -89,10 +102,17 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     {
       intervalMs: config.reconciliation.intervalMs,
       graceMs: config.reconciliation.graceMs,
-      lateWindowMs: 24 * 3600_000,
-      recheckEveryMs: 15 * 60_000,
+      sweepOverlapMs: config.reconciliation.sweepOverlapMs,
+      sweepLookbackMs: 86_400_000,
+      sweepPageSize: 1000,
+      sweepMaxPagesPerRun: 100,
+      reportBackoffBaseMs: 30_000,
+      reportBackoffMaxMs: 3_600_000,
+      reportGiveUpMs: 7 * 86_400_000,
       batchSize: 200,
+      staleJobLockMs,
     },
+    verification,
     clock,
     logger,
   );
@@ -112,6 +132,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
           reconcileIntervalMs: config.reconciliation.intervalMs,
           logger,
           pollIntervalMs: Math.min(1000, config.refunds.backoffBaseMs),
+          staleJobLockMs,
         });
   if (worker && deps.startReconciliation !== false) {
     await scheduleReconciliation(orm.em.fork(), new Date(), 'preserve_run_at');
@@ -165,7 +186,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
           viewer,
           locale: localeFromAcceptLanguage(request.headers['accept-language']),
           log: request.log as Logger,
-          loaders: createRequestLoaders(em),
+          loaders: createRequestLoaders(em, { holdGraceMs: config.holdPaymentGraceMs }),
         };
       },
     }),

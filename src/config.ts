@@ -24,16 +24,23 @@ export interface AppConfig {
     responseTimeoutMs: number;
     /** Port of the built-in simulator when PORTONE_API_URL is unset. */
     simulatorPort: number;
+    /** Accept test-channel (sandbox) payments as paid. Never in production: channel keys are public. */
+    allowSandbox: boolean;
   };
   holdMinutes: number;
+  /** After a hold ends, its seat stays unavailable to others this long: a payment made just before may be settling. */
+  holdPaymentGraceMs: number;
   refunds: {
-    maxAttempts: number;
+    /** Transient cancel failures are retried this long, then the refund needs attention. */
+    retryWindowMs: number;
     backoffBaseMs: number;
     backoffMaxMs: number;
   };
   reconciliation: {
     intervalMs: number;
     graceMs: number;
+    /** How much of PortOne's listing each sweep re-reads before its cursor. */
+    sweepOverlapMs: number;
   };
   logLevel: string;
   introspection: boolean;
@@ -120,16 +127,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
       connectTimeoutMs: int('PORTONE_CONNECT_TIMEOUT_MS', 3000, 1, 60000),
       responseTimeoutMs: int('PORTONE_RESPONSE_TIMEOUT_MS', 10000, 1, 120000),
       simulatorPort: int('PORTONE_SIMULATOR_PORT', 4010, 0, 65535),
+      allowSandbox: parseBool(str('PORTONE_ALLOW_SANDBOX'), false, 'PORTONE_ALLOW_SANDBOX', problems),
     },
     holdMinutes: int('HOLD_MINUTES', 10, 1, 24 * 60),
+    holdPaymentGraceMs: int('HOLD_PAYMENT_GRACE_MS', 120000, 0, 3600000),
     refunds: {
-      maxAttempts: int('REFUND_MAX_ATTEMPTS', 8, 1, 100),
+      retryWindowMs: int('REFUND_RETRY_WINDOW_MS', 72 * 3600000, 1000, 30 * 86400000),
       backoffBaseMs: int('REFUND_BACKOFF_BASE_MS', 2000, 1, 3600000),
       backoffMaxMs: int('REFUND_BACKOFF_MAX_MS', 600000, 1, 86400000),
     },
     reconciliation: {
       intervalMs: int('RECONCILE_INTERVAL_MS', 60000, 100, 86400000),
       graceMs: int('RECONCILE_GRACE_MS', 120000, 0, 86400000),
+      sweepOverlapMs: int('RECONCILE_SWEEP_OVERLAP_MS', 600000, 0, 86400000),
     },
     logLevel: str('LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     failpoints: str('FAILPOINTS') ?? null,
@@ -140,6 +150,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (config.refunds.backoffMaxMs < config.refunds.backoffBaseMs) {
     problems.push('REFUND_BACKOFF_MAX_MS must not be smaller than REFUND_BACKOFF_BASE_MS');
+  }
+  if (env.REFUND_MAX_ATTEMPTS !== undefined) {
+    problems.push('REFUND_MAX_ATTEMPTS is no longer used: refunds retry for REFUND_RETRY_WINDOW_MS (default 72 hours); remove it');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

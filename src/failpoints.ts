@@ -4,7 +4,11 @@
  * (`FAILPOINTS=after-decision-commit=kill`) or by a test calling `enable`.
  */
 export type FailpointName = 'after-gateway-read' | 'before-decision-commit' | 'after-decision-commit' | 'after-cancel-sent';
-export type FailpointAction = 'kill' | 'throw';
+/**
+ * kill: SIGKILL the process. throw: an ordinary error. disconnect: an error shaped like a database
+ * connection lost mid-statement (SQLSTATE 08006), the case where a COMMIT's outcome is unknown.
+ */
+export type FailpointAction = 'kill' | 'throw' | 'disconnect';
 
 const NAMES: FailpointName[] = ['after-gateway-read', 'before-decision-commit', 'after-decision-commit', 'after-cancel-sent'];
 
@@ -21,8 +25,8 @@ export class Failpoints {
   constructor(spec: string | null = null) {
     for (const part of (spec ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
       const [name, action = 'kill'] = part.split('=');
-      if (!NAMES.includes(name as FailpointName) || !['kill', 'throw'].includes(action)) {
-        throw new Error(`FAILPOINTS: unknown failpoint "${part}" (known: ${NAMES.join(', ')}; actions kill|throw)`);
+      if (!NAMES.includes(name as FailpointName) || !['kill', 'throw', 'disconnect'].includes(action)) {
+        throw new Error(`FAILPOINTS: unknown failpoint "${part}" (known: ${NAMES.join(', ')}; actions kill|throw|disconnect)`);
       }
       this.active.set(name as FailpointName, action as FailpointAction);
     }
@@ -44,6 +48,7 @@ export class Failpoints {
       process.stderr.write(`failpoint ${name}: killing the process\n`);
       process.kill(process.pid, 'SIGKILL');
     }
+    if (action === 'disconnect') throw Object.assign(new Error(`failpoint ${name}: Connection terminated unexpectedly`), { code: '08006' });
     throw new FailpointError(name);
   }
 }

@@ -21,6 +21,10 @@ export function requirePartner(viewer: Viewer): { partnerId: string; eventIds: s
   throw unauthenticated('Send the partner API key in the X-API-Key header');
 }
 
+export function isAdmin(viewer: Viewer): boolean {
+  return viewer.kind === 'user' && viewer.isAdmin;
+}
+
 export function requireAdmin(viewer: Viewer): { userId: string } {
   const user = requireUser(viewer);
   if (!user.isAdmin) throw forbidden('This operation needs the admin role');

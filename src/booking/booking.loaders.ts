@@ -7,7 +7,7 @@ import { Seat } from './seat.entity';
 const SEAT_ORDER = new Intl.Collator('en', { numeric: true });
 
 /** Batches relation look-ups of one request into one query per kind, whatever the list size. */
-export function createBookingLoaders(em: EntityManager) {
+export function createBookingLoaders(em: EntityManager, options: { holdGraceMs: number } = { holdGraceMs: 0 }) {
   return {
     eventById: new DataLoader<string, Event | null>(async (ids) => {
       const rows = await em.find(Event, { id: { $in: [...ids] } });
@@ -25,12 +25,12 @@ export function createBookingLoaders(em: EntityManager) {
       rows.sort((a, b) => SEAT_ORDER.compare(a.label, b.label));
       return eventIds.map((id) => rows.filter((seat) => seat.event.id === id));
     }),
-    /** The reservation currently occupying each seat (CONFIRMED, or HELD and not yet expired). */
+    /** The reservation currently occupying each seat (CONFIRMED, or HELD and not yet past its end and grace). */
     activeReservationBySeatId: new DataLoader<string, Reservation | null>(async (seatIds) => {
-      const now = new Date();
+      const heldSince = new Date(Date.now() - options.holdGraceMs);
       const rows = await em.find(Reservation, {
         seat: { $in: [...seatIds] },
-        $or: [{ status: ReservationStatus.CONFIRMED }, { status: ReservationStatus.HELD, expiresAt: { $gt: now } }],
+        $or: [{ status: ReservationStatus.CONFIRMED }, { status: ReservationStatus.HELD, expiresAt: { $gt: heldSince } }],
       });
       const bySeat = new Map(rows.map((row) => [row.seat.id, row]));
       return seatIds.map((id) => bySeat.get(id) ?? null);

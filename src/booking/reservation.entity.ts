@@ -58,15 +58,18 @@ export class Reservation {
   cancelledAt: Date | null = null;
 
   /**
-   * When a client or a webhook last told us a payment was made for this reservation. Reconciliation
-   * treats a reported but undecided payment as urgent, without waiting for the hold to end.
+   * When a client said it paid but we could not settle it then (PortOne did not know the payment yet, or
+   * could not be reached). Reconciliation reads this reservation's payments by order id, with backoff.
    */
   @Property({ type: 'timestamptz', nullable: true })
   paymentReportedAt: Opt<Date> | null = null;
 
-  /** When reconciliation last asked PortOne about this reservation. */
-  @Property({ type: 'timestamptz', nullable: true })
-  reconciledAt: Opt<Date> | null = null;
+  /** The next time reconciliation asks PortOne about a reported payment (null: nothing to ask). */
+  @Property({ type: 'timestamptz', nullable: true, index: 'reservation_report_check_idx' })
+  reportCheckAt: Opt<Date> | null = null;
+
+  @Property({ type: 'integer' })
+  reportChecks: Opt<number> = 0;
 
   @Property({ type: 'timestamptz' })
   createdAt: Date = new Date();

@@ -23,6 +23,8 @@ export class ReservationService {
   constructor(
     private readonly clock: Clock,
     private readonly holdMinutes: number,
+    /** An ended hold keeps its seat this long: a payment made just before the end may still be settling. */
+    private readonly holdGraceMs: number = 0,
   ) {}
 
   setConfirmedCancellation(handler: ConfirmedCancellation): void {
@@ -31,8 +33,9 @@ export class ReservationService {
 
   /**
    * Holds a seat for `holdMinutes`, snapshotting its price. The seat row is locked so concurrent holds
-   * queue up; stale holds on it are expired first; the partial unique index on active reservations is
-   * the final guard if anything slips past (it then reads as SEAT_UNAVAILABLE, not as a fault).
+   * queue up (seat first, then reservations: the lock order settlement uses too); holds ended more than
+   * the grace ago are expired first; the partial unique index on active reservations is the final guard
+   * if anything slips past (it then reads as SEAT_UNAVAILABLE, not as a fault).
    */
   async holdSeat(em: EntityManager, buyerId: string, seatId: string): Promise<Reservation> {
     try {
@@ -107,9 +110,11 @@ export class ReservationService {
   }
 
   private async expireStaleHolds(tx: EntityManager, seat: Seat, now: Date): Promise<void> {
-    const stale = await tx.find(Reservation, { seat, status: ReservationStatus.HELD, expiresAt: { $lte: now } });
-    for (const reservation of stale) reservation.status = ReservationStatus.EXPIRED;
-    if (stale.length > 0) await tx.flush();
+    await tx.nativeUpdate(
+      Reservation,
+      { seat, status: ReservationStatus.HELD, expiresAt: { $lte: new Date(now.getTime() - this.holdGraceMs) } },
+      { status: ReservationStatus.EXPIRED },
+    );
   }
 }
 

@@ -15,8 +15,8 @@ export interface RequestContext {
   loaders: ReturnType<typeof createRequestLoaders>;
 }
 
-export function createRequestLoaders(em: EntityManager) {
-  return { ...createBookingLoaders(em), ...createPaymentLoaders(em) };
+export function createRequestLoaders(em: EntityManager, options: { holdGraceMs: number } = { holdGraceMs: 0 }) {
+  return { ...createBookingLoaders(em, options), ...createPaymentLoaders(em) };
 }
 
 /** Korean unless the client asks for English first. */

@@ -12,6 +12,7 @@ export type AppErrorCode =
   | 'SEAT_UNAVAILABLE'
   | 'PAYMENT_NOT_COMPLETED'
   | 'PAYMENT_ALREADY_USED'
+  | 'PAYMENT_NOT_OURS'
   | 'GATEWAY_UNAVAILABLE';
 
 const HTTP_STATUS: Partial<Record<AppErrorCode, number>> = { UNAUTHENTICATED: 401 };

@@ -28,15 +28,19 @@ export class PartnerResolver {
     return reservations.map(BookingStatusView.from);
   }
 
-  @FieldResolver(() => Int, { nullable: true, description: 'Won PortOne reported as paid for this booking, if a payment was decided.' })
+  @FieldResolver(() => Int, {
+    nullable: true,
+    description: 'Won PortOne reported as paid for the payment that backs this booking (else the latest decided one), if any.',
+  })
   async paidAmount(@Root() status: BookingStatusView, @Ctx() ctx: RequestContext): Promise<number | null> {
-    return (await ctx.loaders.latestPaymentByReservationId.load(status.reservationId))?.amount ?? null;
+    const { payment } = await ctx.loaders.moneyByReservationId.load(status.reservationId);
+    return payment ? Math.round(payment.amount) : null;
   }
 
-  @FieldResolver(() => RefundView, { nullable: true })
+  @FieldResolver(() => RefundView, { nullable: true, description: 'The refund of the payment that backs this booking, if any.' })
   async refund(@Root() status: BookingStatusView, @Ctx() ctx: RequestContext): Promise<RefundView | null> {
-    const refund = await ctx.loaders.latestRefundByReservationId.load(status.reservationId);
-    return refund && RefundView.from(refund);
+    const { refund } = await ctx.loaders.moneyByReservationId.load(status.reservationId);
+    return refund && RefundView.from(refund, { forOperator: false });
   }
 
   @Query(() => [PartnerView], { description: 'Admin only.' })

@@ -5,7 +5,16 @@ import { badUserInput } from '../graphql/errors';
 import { PaymentEvent } from './payment-event.entity';
 
 export interface PaymentEventEntry {
-  kind: 'GATEWAY_READ' | 'DECISION' | 'CANCEL_ATTEMPT' | 'REFUND_STATUS' | 'DECISION_FAILED' | 'WEBHOOK' | 'RECONCILIATION';
+  kind:
+    | 'GATEWAY_READ'
+    | 'DECISION'
+    | 'CANCEL_ATTEMPT'
+    | 'REFUND_STATUS'
+    | 'DECISION_FAILED'
+    | 'WEBHOOK'
+    | 'RECONCILIATION'
+    | 'EXTERNAL_CANCEL'
+    | 'VIRTUAL_ACCOUNT';
   outcome: string;
   reservationId?: string | null;
   gatewayPaymentId?: string | null;

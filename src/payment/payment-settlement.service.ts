@@ -4,14 +4,16 @@ import type { Logger } from 'pino';
 import { Reservation, ReservationStatus } from '../booking/reservation.entity';
 import { Seat } from '../booking/seat.entity';
 import type { Clock } from '../clock';
+import { isConnectionFailure, transactionalWithRetry } from '../db/transaction-retry';
 import type { Failpoints } from '../failpoints';
-import { isGatewayError, type GatewayPayment, type PaymentGateway } from '../gateway/payment-gateway';
+import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway } from '../gateway/payment-gateway';
 import { AppError, notFound } from '../graphql/errors';
 import { Payment, PaymentDecision } from './payment.entity';
 import type { PaymentEventLog } from './payment-event-log';
-import { verifyPayment } from './payment-verification';
-import { Refund, RefundReason } from './refund.entity';
+import { paymentState, verifyPayment } from './payment-verification';
+import { Refund, RefundReason, RefundStatus } from './refund.entity';
 import type { RefundService } from './refund.service';
+import { VirtualAccount } from './virtual-account.entity';
 
 export type SettlementSource = 'CLIENT_CONFIRM' | 'WEBHOOK' | 'RECONCILIATION';
 
@@ -19,15 +21,24 @@ export type SettlementOutcome =
   | { kind: 'CONFIRMED'; payment: Payment; reservation: Reservation }
   | { kind: 'REFUNDED'; payment: Payment; reservation: Reservation; refund: Refund };
 
+export interface SettlementPolicy {
+  /** Accept test-channel payments as paid (PORTONE_ALLOW_SANDBOX). */
+  allowSandbox: boolean;
+  /** How long after its end a hold still keeps the seat from other buyers (a payment made just before may be settling). */
+  holdGraceMs: number;
+}
+
 /**
  * `settle(gatewayPaymentId)`: the one idempotent operation behind client confirmation, webhooks and
  * reconciliation (DESIGN §3).
  *
  * 1. Read the payment from the gateway, with no transaction open.
- * 2. In one short transaction, lock the reservation and seat, decide with the pure rules, and write the
- *    decision; a refund decision writes the refund row and queues its attempt in that same transaction.
+ * 2. In one short transaction, lock the seat and then the reservation (the one lock order of the whole
+ *    server), decide with the pure rules, and write the decision; a refund decision writes the refund row
+ *    and queues its attempt in that same transaction.
  * 3. After commit, attempt the cancel at once; a failure leaves the refund PENDING for the queue.
- * Settling the same payment again returns the recorded decision and never sends a second cancel.
+ * Settling a payment that is already decided sends no second cancel; a webhook or reconciliation that
+ * finds it cancelled at the gateway since then records that (the booking is no longer paid for).
  */
 export class PaymentSettlementService {
   constructor(
@@ -38,68 +49,107 @@ export class PaymentSettlementService {
     private readonly clock: Clock,
     private readonly failpoints: Failpoints,
     private readonly logger: Logger,
+    private readonly policy: SettlementPolicy,
   ) {}
 
+  /** Client confirmation: the buyer's own reservation, and the payment must not back another one (I5). */
+  async confirmForBuyer(
+    em: EntityManager,
+    actor: { userId: string; isAdmin: boolean },
+    input: { reservationId: string; paymentId: string; merchantUid: string },
+  ): Promise<SettlementOutcome> {
+    const reservation = await em.findOne(Reservation, input.reservationId);
+    if (!reservation || (reservation.buyerId !== actor.userId && !actor.isAdmin)) {
+      throw notFound('Reservation', input.reservationId);
+    }
+    if (input.merchantUid !== reservation.merchantUid) {
+      // Only a cross-check: decisions use the order id PortOne reports, never the client's.
+      this.logger.warn({ reservationId: reservation.id, claimed: input.merchantUid }, 'client sent a merchantUid that is not the reservation\'s');
+    }
+    let outcome: SettlementOutcome;
+    try {
+      outcome = await this.settle(em, input.paymentId, { source: 'CLIENT_CONFIRM', reportedForReservationId: reservation.id });
+    } catch (error) {
+      // The buyer says they paid and we could not tell: reconciliation asks PortOne about this order again
+      // later, with backoff. Refusals (not ours, not completed, already used) need no second look.
+      if (error instanceof AppError ? ['NOT_FOUND', 'GATEWAY_UNAVAILABLE'].includes(error.code) : true) {
+        await this.markReported(reservation.id).catch((markError) =>
+          this.logger.warn({ err: markError, reservationId: reservation.id }, 'could not mark a reported payment'),
+        );
+      }
+      throw error;
+    }
+    if (outcome.reservation.id !== reservation.id) {
+      throw new AppError('PAYMENT_ALREADY_USED', `Payment ${input.paymentId} already belongs to another booking`);
+    }
+    return outcome;
+  }
+
   /**
-   * Settles one gateway payment. `fallbackReservationId` names the reservation the payment was
-   * submitted for; it is used only when the payment's order id is none of ours (then the money is
-   * refunded as MERCHANT_UID_MISMATCH). Returns null for a payment that is not ours and not submitted
-   * for any reservation (a forged or foreign notification): nothing to do.
+   * Settles one gateway payment. `reportedForReservationId` names the reservation a client submitted the
+   * payment for; it is only used to attribute the audit event of a payment that is not ours.
+   * Throws AppError PAYMENT_NOT_OURS, PAYMENT_NOT_COMPLETED, NOT_FOUND or GATEWAY_UNAVAILABLE when there is
+   * nothing to settle (yet).
    */
   async settle(
     em: EntityManager,
     gatewayPaymentId: string,
-    options: { source: SettlementSource; fallbackReservationId?: string },
-  ): Promise<SettlementOutcome | null> {
+    options: { source: SettlementSource; reportedForReservationId?: string },
+  ): Promise<SettlementOutcome> {
     const recorded = await this.findRecordedOutcome(em.fork(), gatewayPaymentId);
-    if (recorded) return recorded;
+    // A client repeating its confirmation gets the recorded decision without another PortOne read;
+    // webhooks and reconciliation read, because they bring news (a cancel made outside this server).
+    if (recorded && options.source === 'CLIENT_CONFIRM') return recorded;
 
     const payment = await this.readGatewayPayment(em, gatewayPaymentId, options);
     this.failpoints.hit('after-gateway-read');
+    if (recorded) return this.followUpRecorded(em, recorded, payment, options.source);
 
-    const target =
-      (await em.fork().findOne(Reservation, { merchantUid: payment.merchantUid })) ??
-      (options.fallbackReservationId ? await em.fork().findOne(Reservation, options.fallbackReservationId) : null);
+    const target = await em.fork().findOne(Reservation, { merchantUid: payment.merchantUid });
     await this.events.record(em, {
       kind: 'GATEWAY_READ',
       outcome: payment.status,
       gatewayPaymentId,
-      reservationId: target?.id ?? null,
+      reservationId: target?.id ?? options.reportedForReservationId ?? null,
       details: {
         source: options.source,
         merchantUid: payment.merchantUid,
         amount: payment.amount,
         currency: payment.currency,
         cancelledAmount: payment.cancelledAmount,
+        sandbox: payment.sandbox,
       },
     });
     if (!target) {
+      // Not one of our orders (another shop on the same PortOne account, say): never ours to keep or cancel.
       await this.events.record(em, {
         kind: 'DECISION',
-        outcome: 'IGNORED',
+        outcome: 'NOT_OURS',
         gatewayPaymentId,
-        message: `order id ${payment.merchantUid} is not one of ours`,
-        details: { source: options.source, status: payment.status },
+        reservationId: options.reportedForReservationId ?? null,
+        message: `order id ${payment.merchantUid} is none of our reservations'; nothing confirmed, nothing cancelled`,
+        details: { source: options.source, status: payment.status, amount: payment.amount },
       });
-      return null;
+      throw new AppError('PAYMENT_NOT_OURS', `Payment ${gatewayPaymentId} was not made for any of our bookings; nothing was changed`);
     }
-    if (payment.status !== 'PAID') {
-      await this.events.record(em, {
-        kind: 'DECISION',
-        outcome: 'NOT_PAID',
-        gatewayPaymentId,
-        reservationId: target.id,
-        message: `payment is ${payment.status}`,
-        details: { source: options.source },
-      });
-      throw new AppError('PAYMENT_NOT_COMPLETED', `Payment ${gatewayPaymentId} is not completed (status ${payment.status})`);
+    const state = paymentState(payment, this.policy);
+    if (!state.paid) {
+      await this.recordNotPaid(em, payment, target, options.source, state.detail);
+      throw new AppError('PAYMENT_NOT_COMPLETED', `Payment ${gatewayPaymentId} is not completed (${state.detail})`);
     }
 
     let outcome: SettlementOutcome;
     try {
-      outcome = await this.decide(em.fork(), payment, target.id, options.source);
+      outcome = await this.decide(em, payment, target.id, options.source);
+      this.failpoints.hit('after-decision-commit');
     } catch (error) {
       if (error instanceof AppError) throw error;
+      if (isConnectionFailure(error)) {
+        // The COMMIT may have landed: acting as if it had not (a compensating cancel) could refund a kept
+        // booking (I2). The webhook and the sweep settle this payment once the database answers.
+        this.logger.error({ err: error, gatewayPaymentId, reservationId: target.id }, 'decision outcome unknown (database connection lost); left to the sweep');
+        throw error;
+      }
       if (error instanceof UniqueConstraintViolationException) {
         // Another path decided this payment at the same moment (only possible across two reservations).
         const raced = await this.findRecordedOutcome(em.fork(), gatewayPaymentId);
@@ -107,20 +157,23 @@ export class PaymentSettlementService {
       }
       return this.recoverFromDecisionFailure(em, payment, target.id, error);
     }
-    this.failpoints.hit('after-decision-commit');
 
-    if (outcome.kind === 'REFUNDED') {
+    if (outcome.kind === 'REFUNDED' && outcome.refund.status === RefundStatus.PENDING) {
       const refund = await this.refunds.attempt(outcome.refund.id);
       if (refund) outcome = { ...outcome, refund };
     }
     return outcome;
   }
 
-  /** The decision already recorded for a payment, with its current refund state. */
+  /**
+   * The decision already recorded for a payment, with its current refund state. A payment that backs a
+   * CONFIRMED booking reads as confirmed even when an operator's partial cancel needs attention.
+   */
   async findRecordedOutcome(em: EntityManager, gatewayPaymentId: string): Promise<SettlementOutcome | null> {
     const payment = await em.findOne(Payment, { gatewayPaymentId }, { populate: ['reservation'] });
     if (!payment) return null;
-    const refund = await em.findOne(Refund, { gatewayPaymentId });
+    const backsBooking = payment.decision === PaymentDecision.CONFIRMED && payment.reservation.status === ReservationStatus.CONFIRMED;
+    const refund = backsBooking ? null : await em.findOne(Refund, { gatewayPaymentId });
     if (refund) return { kind: 'REFUNDED', payment, reservation: payment.reservation, refund };
     return { kind: 'CONFIRMED', payment, reservation: payment.reservation };
   }
@@ -128,7 +181,7 @@ export class PaymentSettlementService {
   private async readGatewayPayment(
     em: EntityManager,
     gatewayPaymentId: string,
-    options: { source: SettlementSource; fallbackReservationId?: string },
+    options: { source: SettlementSource; reportedForReservationId?: string },
   ): Promise<GatewayPayment> {
     try {
       return await this.gateway.getPayment(gatewayPaymentId);
@@ -138,7 +191,7 @@ export class PaymentSettlementService {
         kind: 'GATEWAY_READ',
         outcome: error.kind,
         gatewayPaymentId,
-        reservationId: options.fallbackReservationId ?? null,
+        reservationId: options.reportedForReservationId ?? null,
         message: error.message,
         details: { source: options.source },
       });
@@ -151,20 +204,21 @@ export class PaymentSettlementService {
   }
 
   private async decide(em: EntityManager, payment: GatewayPayment, reservationId: string, source: SettlementSource): Promise<SettlementOutcome> {
-    return em.transactional(async (tx) => {
-      const reservation = await tx.findOneOrFail(Reservation, reservationId, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
-      // Under the reservation lock every path for this payment is serialised: look again.
+    return transactionalWithRetry(em, async (tx) => {
+      const { seat, reservation } = await this.lockSeatAndReservation(tx, reservationId);
+      // Under the locks every path for this payment is serialised: look again.
       const existing = await this.findRecordedOutcome(tx, payment.gatewayPaymentId);
       if (existing) return existing;
 
-      const seat = await tx.findOneOrFail(Seat, reservation.seat.id, { lockMode: LockMode.PESSIMISTIC_WRITE, populate: ['event'] });
       const now = this.clock.now();
       const others = await tx.find(Reservation, {
         seat,
         id: { $ne: reservation.id },
         status: { $in: [ReservationStatus.HELD, ReservationStatus.CONFIRMED] },
       });
-      const occupying = others.filter((o) => o.status === ReservationStatus.CONFIRMED || o.expiresAt.getTime() > now.getTime());
+      const occupying = others.filter(
+        (o) => o.status === ReservationStatus.CONFIRMED || o.expiresAt.getTime() + this.policy.holdGraceMs > now.getTime(),
+      );
       const verdict = verifyPayment(
         {
           status: reservation.status,
@@ -176,15 +230,21 @@ export class PaymentSettlementService {
         },
         payment,
         now,
+        this.policy,
       );
       if (verdict.kind === 'NOT_PAID') throw new AppError('PAYMENT_NOT_COMPLETED', `Payment ${payment.gatewayPaymentId} is not completed`);
 
       if (verdict.kind === 'CONFIRM') {
+        // Stale holds of others on this seat end first, in their own statement: one UPDATE that also
+        // confirms ours could meet the seat's uniqueness guard before the stale row is changed.
+        const stale = others.map((o) => o.id);
+        if (stale.length > 0) {
+          await tx.nativeUpdate(Reservation, { id: { $in: stale }, status: ReservationStatus.HELD }, { status: ReservationStatus.EXPIRED });
+        }
         const record = this.recordDecision(tx, payment, reservation, { decision: PaymentDecision.CONFIRMED, reason: null, decidedBy: source });
-        // Stale holds of others on this seat end now, so the seat's uniqueness guard sees only us.
-        for (const other of others) other.status = ReservationStatus.EXPIRED;
         reservation.status = ReservationStatus.CONFIRMED;
         reservation.confirmedAt = now;
+        reservation.reportCheckAt = null;
         this.events.add(tx, {
           kind: 'DECISION',
           outcome: 'CONFIRMED',
@@ -209,11 +269,122 @@ export class PaymentSettlementService {
     });
   }
 
+  /** Seat first, then reservation: the same order as holdSeat, so the two never deadlock each other. */
+  private async lockSeatAndReservation(tx: EntityManager, reservationId: string): Promise<{ seat: Seat; reservation: Reservation }> {
+    const rows: Array<{ seat_id: string }> = await tx.execute('select seat_id from reservation where id = ?', [reservationId]);
+    if (rows.length === 0) throw notFound('Reservation', reservationId);
+    const seat = await tx.findOneOrFail(Seat, rows[0].seat_id, { lockMode: LockMode.PESSIMISTIC_WRITE, populate: ['event'] });
+    const reservation = await tx.findOneOrFail(Reservation, reservationId, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+    return { seat, reservation };
+  }
+
   /**
-   * The decision could not be written, yet the money was taken. If the database still answers, record
-   * an INTERNAL_ERROR refund through the normal durable path (unless the decision did commit after all).
-   * If it does not, cancel at the gateway right away and fail loudly; reconciliation records the
-   * cancelled payment once the database is back.
+   * A decided payment read again (webhook, reconciliation). If PortOne shows it cancelled by someone else
+   * since it confirmed a booking, the booking is no longer paid for; a refund PortOne shows done is done.
+   */
+  private async followUpRecorded(
+    em: EntityManager,
+    recorded: SettlementOutcome,
+    payment: GatewayPayment,
+    source: SettlementSource,
+  ): Promise<SettlementOutcome> {
+    const balance = gatewayBalance(payment);
+    if (recorded.kind === 'CONFIRMED' && balance < recorded.payment.amount) {
+      await this.recordExternalCancel(em, recorded.payment.id, payment, source);
+      return (await this.findRecordedOutcome(em.fork(), payment.gatewayPaymentId)) ?? recorded;
+    }
+    if (recorded.kind === 'REFUNDED' && recorded.refund.status !== RefundStatus.SUCCEEDED) {
+      if (balance <= 0) await this.refunds.markDoneAtGateway(recorded.refund.id, payment);
+      else if (recorded.refund.status === RefundStatus.PENDING) await this.refunds.attempt(recorded.refund.id);
+      return (await this.findRecordedOutcome(em.fork(), payment.gatewayPaymentId)) ?? recorded;
+    }
+    return recorded;
+  }
+
+  /**
+   * PortOne shows the payment behind a CONFIRMED booking (partly) cancelled, and not by us. Fully
+   * cancelled: the booking ends (CANCELLED, seat free) with a SUCCEEDED CANCELLED_AT_GATEWAY refund row
+   * that says so. Partly cancelled: an operator must decide (a goodwill discount, or a mistake), so the
+   * booking stays and the row is NEEDS_ATTENTION with the balance still paid.
+   */
+  private async recordExternalCancel(em: EntityManager, paymentRowId: string, payment: GatewayPayment, source: SettlementSource): Promise<void> {
+    const balance = gatewayBalance(payment);
+    await transactionalWithRetry(em, async (tx) => {
+      const record = await tx.findOneOrFail(Payment, paymentRowId);
+      const { reservation } = await this.lockSeatAndReservation(tx, record.reservation.id);
+      if (reservation.status !== ReservationStatus.CONFIRMED || record.decision !== PaymentDecision.CONFIRMED) return;
+      const existing = await tx.findOne(Refund, { gatewayPaymentId: payment.gatewayPaymentId });
+      // Our own refund (the buyer cancelled) always moves the booking out of CONFIRMED first.
+      if (existing && existing.reason !== RefundReason.CANCELLED_AT_GATEWAY) return;
+      const full = balance <= 0;
+      if (existing && !full) return; // the same partial cancel, already waiting for an operator
+      const now = this.clock.now();
+      const refund =
+        existing ??
+        tx.create(Refund, {
+          gatewayPaymentId: payment.gatewayPaymentId,
+          reservation,
+          amount: full ? record.amount : balance,
+          currency: payment.currency,
+          reason: RefundReason.CANCELLED_AT_GATEWAY,
+          giveUpAt: now,
+          createdAt: now,
+          updatedAt: now,
+        });
+      if (full) {
+        reservation.status = ReservationStatus.CANCELLED;
+        reservation.cancelledAt = now;
+        refund.status = RefundStatus.SUCCEEDED;
+        refund.succeededAt = now;
+        refund.amount = record.amount;
+        refund.lastError = null;
+      } else {
+        refund.status = RefundStatus.NEEDS_ATTENTION;
+        refund.lastError = `PortOne shows ${payment.cancelledAmount} of ${payment.amount} cancelled outside this server; ${balance} is still paid`;
+      }
+      refund.nextAttemptAt = null;
+      refund.gatewayCancellationId = payment.cancellations[payment.cancellations.length - 1]?.cancellationId ?? null;
+      this.events.add(tx, {
+        kind: 'EXTERNAL_CANCEL',
+        outcome: full ? 'BOOKING_CANCELLED' : 'NEEDS_ATTENTION',
+        reservationId: reservation.id,
+        gatewayPaymentId: payment.gatewayPaymentId,
+        refundId: refund.id,
+        message: full
+          ? 'PortOne shows the payment fully cancelled outside this server: the booking is cancelled and the seat is free'
+          : `PortOne shows ${payment.cancelledAmount} of ${payment.amount} cancelled outside this server; an operator must decide`,
+        details: { source, paid: payment.amount, cancelled: payment.cancelledAmount, balance },
+      });
+      await tx.flush();
+    });
+  }
+
+  /** Not (yet) paid: audit it, and remember an issued virtual account so it can be revoked when the hold ends. */
+  private async recordNotPaid(em: EntityManager, payment: GatewayPayment, target: Reservation, source: SettlementSource, detail: string) {
+    await this.events.record(em, {
+      kind: 'DECISION',
+      outcome: 'NOT_PAID',
+      gatewayPaymentId: payment.gatewayPaymentId,
+      reservationId: target.id,
+      message: detail,
+      details: { source },
+    });
+    if (payment.isVirtualAccount && payment.status === 'READY') {
+      await em
+        .fork()
+        .createQueryBuilder(VirtualAccount)
+        .insert({ gatewayPaymentId: payment.gatewayPaymentId, reservation: target.id, issuedAt: this.clock.now() })
+        .onConflict('gateway_payment_id')
+        .ignore()
+        .execute();
+    }
+  }
+
+  /**
+   * The decision could not be written, yet the money was taken, and the database said so (nothing
+   * committed). Record an INTERNAL_ERROR refund through the normal durable path. If even that cannot be
+   * written, fail: nothing is cancelled without a record, and the sweep settles the payment once the
+   * database is usable again.
    */
   private async recoverFromDecisionFailure(
     em: EntityManager,
@@ -222,25 +393,19 @@ export class PaymentSettlementService {
     failure: unknown,
   ): Promise<SettlementOutcome> {
     this.logger.error({ err: failure, gatewayPaymentId: payment.gatewayPaymentId, reservationId }, 'payment decision failed after the money was taken');
-    let outcome: Extract<SettlementOutcome, { kind: 'REFUNDED' }>;
-    try {
-      const recorded = await this.findRecordedOutcome(em.fork(), payment.gatewayPaymentId);
-      if (recorded) return recorded;
-      outcome = await em.fork().transactional(async (tx) => {
-        const reservation = await tx.findOneOrFail(Reservation, reservationId, { lockMode: LockMode.PESSIMISTIC_WRITE });
-        const { record, refund } = await this.recordRefundDecision(tx, payment, reservation, {
-          reason: RefundReason.INTERNAL_ERROR,
-          decidedBy: 'RECOVERY',
-          eventKind: 'DECISION_FAILED',
-          message: failure instanceof Error ? failure.message : String(failure),
-        });
-        return { kind: 'REFUNDED' as const, payment: record, reservation, refund };
+    const recorded = await this.findRecordedOutcome(em.fork(), payment.gatewayPaymentId);
+    if (recorded) return recorded;
+    const outcome = await transactionalWithRetry(em, async (tx) => {
+      const { reservation } = await this.lockSeatAndReservation(tx, reservationId);
+      const { record, refund } = await this.recordRefundDecision(tx, payment, reservation, {
+        reason: RefundReason.INTERNAL_ERROR,
+        decidedBy: 'RECOVERY',
+        eventKind: 'DECISION_FAILED',
+        message: failure instanceof Error ? failure.message : String(failure),
       });
-    } catch (recordFailure) {
-      await this.compensateUnrecorded(payment, recordFailure);
-      throw recordFailure;
-    }
-    const refund = await this.refunds.attempt(outcome.refund.id);
+      return { kind: 'REFUNDED' as const, payment: record, reservation, refund };
+    });
+    const refund = outcome.refund.status === RefundStatus.PENDING ? await this.refunds.attempt(outcome.refund.id) : null;
     return refund ? { ...outcome, refund } : outcome;
   }
 
@@ -275,10 +440,12 @@ export class PaymentSettlementService {
       reason: decision.reason,
       decidedBy: decision.decidedBy,
     });
+    reservation.reportCheckAt = null;
     const refund = await this.refunds.createInTransaction(tx, {
       reservation,
       gatewayPaymentId: payment.gatewayPaymentId,
-      amount: payment.amount - payment.cancelledAmount,
+      amount: gatewayBalance(payment),
+      currency: payment.currency,
       reason: decision.reason,
     });
     this.events.add(tx, {
@@ -288,50 +455,20 @@ export class PaymentSettlementService {
       gatewayPaymentId: payment.gatewayPaymentId,
       refundId: refund.id,
       message: decision.message,
-      details: { source: decision.decidedBy, reason: decision.reason, amount: payment.amount },
+      details: { source: decision.decidedBy, reason: decision.reason, amount: payment.amount, balance: gatewayBalance(payment) },
     });
     return { record, refund };
   }
 
-  private async compensateUnrecorded(payment: GatewayPayment, cause: unknown): Promise<void> {
-    const balance = payment.amount - payment.cancelledAmount;
-    this.logger.error(
-      { err: cause, gatewayPaymentId: payment.gatewayPaymentId, amount: balance },
-      'database unusable after a payment: cancelling at the gateway without a record; reconciliation will record it',
-    );
-    try {
-      await this.gateway.cancelPayment({
-        gatewayPaymentId: payment.gatewayPaymentId,
-        amount: balance,
-        expectedCancellableAmount: balance,
-        reason: `booking refund: ${RefundReason.INTERNAL_ERROR}`,
-      });
-    } catch (error) {
-      this.logger.error({ err: error, gatewayPaymentId: payment.gatewayPaymentId }, 'compensating cancel failed; reconciliation will retry');
-    }
-  }
-
-  /** Client confirmation: the buyer's own reservation, and the payment must not back another one (I5). */
-  async confirmForBuyer(
-    em: EntityManager,
-    actor: { userId: string; isAdmin: boolean },
-    input: { reservationId: string; paymentId: string; merchantUid: string },
-  ): Promise<SettlementOutcome> {
-    const reservation = await em.findOne(Reservation, input.reservationId);
-    if (!reservation || (reservation.buyerId !== actor.userId && !actor.isAdmin)) {
-      throw notFound('Reservation', input.reservationId);
-    }
-    if (input.merchantUid !== reservation.merchantUid) {
-      // Only a cross-check: decisions use the order id PortOne reports, never the client's.
-      this.logger.warn({ reservationId: reservation.id, claimed: input.merchantUid }, 'client sent a merchantUid that is not the reservation\'s');
-    }
-    // Durable before anything else: should we die mid-flight, reconciliation looks here first.
-    await em.fork().nativeUpdate(Reservation, { id: reservation.id }, { paymentReportedAt: this.clock.now() });
-    const outcome = await this.settle(em, input.paymentId, { source: 'CLIENT_CONFIRM', fallbackReservationId: reservation.id });
-    if (!outcome) throw notFound('Reservation', input.reservationId);
-    if (outcome.reservation.id !== reservation.id) {
-      throw new AppError('PAYMENT_ALREADY_USED', `Payment ${input.paymentId} already belongs to another booking`);
-    }
-    return outcome;
+  /** Schedules reconciliation's look at this order (first soon, then backing off); only on the failure path. */
+  private async markReported(reservationId: string): Promise<void> {
+    const now = this.clock.now();
+    await this.orm.em
+      .fork()
+      .nativeUpdate(
+        Reservation,
+        { id: reservationId, status: { $in: [ReservationStatus.HELD, ReservationStatus.EXPIRED] } },
+        { paymentReportedAt: now, reportCheckAt: now, reportChecks: 0 },
+      );
   }
 }

@@ -5,7 +5,7 @@ import { AppError } from '../graphql/errors';
 import type { PaymentSettlementService, SettlementSource } from './payment-settlement.service';
 import type { ReconciliationService } from './reconciliation.service';
 import { REFUND_ATTEMPT_TASK, scheduleRefundAttempt } from './refund-queue';
-import { RECONCILE_TASK, scheduleReconciliation, SETTLE_PAYMENT_TASK } from './settlement-queue';
+import { RECONCILE_TASK, releaseStaleJobLocks, scheduleReconciliation, SETTLE_PAYMENT_TASK } from './settlement-queue';
 import { RefundStatus } from './refund.entity';
 import type { RefundService } from './refund.service';
 
@@ -35,7 +35,9 @@ export async function startPaymentWorker(options: {
   logger: Logger;
   concurrency?: number;
   pollIntervalMs?: number;
-}): Promise<Runner> {
+  /** See releaseStaleJobLocks; checked every reconcile interval by every process. */
+  staleJobLockMs: number;
+}): Promise<{ runner: Runner; stop(): Promise<void> }> {
   const { orm, refunds, settlement, reconciliation, logger } = options;
   const refundAttempt: Task = async (payload) => {
     const { refundId } = payload as { refundId?: string };
@@ -55,7 +57,7 @@ export async function startPaymentWorker(options: {
     } catch (error) {
       // Nothing to settle (not paid yet, or unknown to PortOne: a forged notification). A later
       // notification or reconciliation picks up a payment that completes afterwards.
-      if (error instanceof AppError && (error.code === 'PAYMENT_NOT_COMPLETED' || error.code === 'NOT_FOUND')) {
+      if (error instanceof AppError && ['PAYMENT_NOT_COMPLETED', 'NOT_FOUND', 'PAYMENT_NOT_OURS'].includes(error.code)) {
         logger.info({ gatewayPaymentId, source, code: error.code }, 'queued settlement had nothing to settle');
         return;
       }
@@ -71,7 +73,7 @@ export async function startPaymentWorker(options: {
     }
   };
 
-  return run({
+  const runner = await run({
     connectionString: options.connectionString,
     concurrency: options.concurrency ?? 4,
     pollInterval: options.pollIntervalMs ?? 1000,
@@ -79,4 +81,18 @@ export async function startPaymentWorker(options: {
     logger: workerLogger(logger),
     taskList: { [REFUND_ATTEMPT_TASK]: refundAttempt, [SETTLE_PAYMENT_TASK]: settlePayment, [RECONCILE_TASK]: reconcile },
   });
+  // Independent of the reconcile job on purpose: that job itself may be the one a dead process holds.
+  const unlockTimer = setInterval(() => {
+    releaseStaleJobLocks(orm.em.fork(), options.staleJobLockMs)
+      .then((released) => released > 0 && logger.warn({ workers: released }, 'released jobs held by dead workers'))
+      .catch((error) => logger.warn({ err: error }, 'could not check for jobs held by dead workers'));
+  }, Math.max(1000, Math.min(options.reconcileIntervalMs, options.staleJobLockMs)));
+  unlockTimer.unref();
+  return {
+    runner,
+    async stop() {
+      clearInterval(unlockTimer);
+      await runner.stop();
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, Enum, ManyToOne, type Opt, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { DecimalType, Entity, Enum, ManyToOne, type Opt, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import { Reservation } from '../booking/reservation.entity';
 import { RefundReason } from './refund.entity';
 
@@ -32,8 +32,8 @@ export class Payment {
   @Property({ type: 'text' })
   merchantUid: string;
 
-  /** Paid amount as the gateway reported it, in won. */
-  @Property({ type: 'integer' })
+  /** Paid amount exactly as the gateway reported it, in `currency` (USD 10.40 stays 10.4). */
+  @Property({ type: new DecimalType('number'), precision: 20, scale: 4 })
   amount: number;
 
   @Property({ type: 'text' })

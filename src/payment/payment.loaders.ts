@@ -1,23 +1,31 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Payment } from './payment.entity';
+import { Payment, PaymentDecision } from './payment.entity';
 import { Refund } from './refund.entity';
+
+export interface ReservationMoney {
+  /** The payment that backs the booking (the confirmed one), else the latest decided payment. */
+  payment: Payment | null;
+  /**
+   * The refund that concerns the booking: of the backing payment when one confirmed it (a buyer's or an
+   * outside cancel), else the latest. A duplicate payment's refund never shows on a CONFIRMED booking.
+   */
+  refund: Refund | null;
+}
 
 export function createPaymentLoaders(em: EntityManager) {
   return {
-    /** The most recently decided payment of each reservation, or null. */
-    latestPaymentByReservationId: new DataLoader<string, Payment | null>(async (ids) => {
-      const rows = await em.find(Payment, { reservation: { $in: [...ids] } }, { orderBy: { decidedAt: 'asc' } });
-      const latest = new Map<string, Payment>();
-      for (const row of rows) latest.set(row.reservation.id, row);
-      return ids.map((id) => latest.get(id) ?? null);
-    }),
-    /** The most recent refund of each reservation, or null. */
-    latestRefundByReservationId: new DataLoader<string, Refund | null>(async (ids) => {
-      const rows = await em.find(Refund, { reservation: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } });
-      const latest = new Map<string, Refund>();
-      for (const row of rows) latest.set(row.reservation.id, row);
-      return ids.map((id) => latest.get(id) ?? null);
+    moneyByReservationId: new DataLoader<string, ReservationMoney>(async (ids) => {
+      const payments = await em.find(Payment, { reservation: { $in: [...ids] } }, { orderBy: { decidedAt: 'asc', id: 'asc' } });
+      const refunds = await em.find(Refund, { reservation: { $in: [...ids] } }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+      return ids.map((id) => {
+        const mine = payments.filter((p) => p.reservation.id === id);
+        const confirmed = mine.find((p) => p.decision === PaymentDecision.CONFIRMED) ?? null;
+        const myRefunds = refunds.filter((r) => r.reservation.id === id);
+        return confirmed
+          ? { payment: confirmed, refund: myRefunds.find((r) => r.gatewayPaymentId === confirmed.gatewayPaymentId) ?? null }
+          : { payment: mine[mine.length - 1] ?? null, refund: myRefunds[myRefunds.length - 1] ?? null };
+      });
     }),
   };
 }

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { requireAdmin, requireUser } from '../auth/identity';
+import { isAdmin, requireAdmin, requireUser } from '../auth/identity';
 import { ReservationView } from '../booking/booking.types';
 import type { RequestContext } from '../graphql/context';
 import type { PaymentEventLog } from './payment-event-log';
@@ -10,6 +10,7 @@ import {
   PaymentConfirmed,
   PaymentEventView,
   PaymentRefunded,
+  ProvideRefundAccountInput,
   RefundView,
 } from './payment.types';
 import { RefundStatus } from './refund.entity';
@@ -42,7 +43,7 @@ export class PaymentResolver {
     }
     return Object.assign(new PaymentRefunded(), {
       reservation,
-      refund: RefundView.from(outcome.refund),
+      refund: RefundView.from(outcome.refund, { forOperator: isAdmin(ctx.viewer) }),
       reason: outcome.refund.reason,
       message: refundMessage(outcome.refund.reason, ctx.locale),
     });
@@ -54,13 +55,22 @@ export class PaymentResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<RefundView[]> {
     requireAdmin(ctx.viewer);
-    return (await this.refundService.list(ctx.em, status ?? null)).map(RefundView.from);
+    return (await this.refundService.list(ctx.em, status ?? null)).map((refund) => RefundView.from(refund, { forOperator: true }));
   }
 
   @Mutation(() => RefundView, { description: 'Admin only: attempt a PENDING or NEEDS_ATTENTION refund again now.' })
   async retryRefund(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<RefundView> {
     requireAdmin(ctx.viewer);
-    return RefundView.from(await this.refundService.retry(ctx.em, id));
+    return RefundView.from(await this.refundService.retry(ctx.em, id), { forOperator: true });
+  }
+
+  @Mutation(() => RefundView, {
+    description:
+      'The buyer who owns the booking (or an admin) gives the bank account a virtual-account (vbank) refund is paid to; PortOne needs it. The refund is attempted at once.',
+  })
+  async provideRefundAccount(@Arg('input') input: ProvideRefundAccountInput, @Ctx() ctx: RequestContext): Promise<RefundView> {
+    const actor = requireUser(ctx.viewer);
+    return RefundView.from(await this.refundService.provideRefundAccount(ctx.em, actor, input), { forOperator: actor.isAdmin });
   }
 
   @Query(() => [PaymentEventView], { description: 'Admin only: the payment event log of one reservation, oldest first.' })
@@ -72,9 +82,12 @@ export class PaymentResolver {
 
 @Resolver(() => ReservationView)
 export class ReservationRefundResolver {
-  @FieldResolver(() => RefundView, { nullable: true, description: 'The refund of this reservation, if any.' })
+  @FieldResolver(() => RefundView, {
+    nullable: true,
+    description: 'The refund of the payment that backs this booking, or of the latest payment when none backs it; null when none.',
+  })
   async refund(@Root() reservation: ReservationView, @Ctx() ctx: RequestContext): Promise<RefundView | null> {
-    const refund = await ctx.loaders.latestRefundByReservationId.load(reservation.id);
-    return refund && RefundView.from(refund);
+    const { refund } = await ctx.loaders.moneyByReservationId.load(reservation.id);
+    return refund && RefundView.from(refund, { forOperator: isAdmin(ctx.viewer) });
   }
 }

@@ -1,5 +1,5 @@
 import { Field, ID, InputType, Int, ObjectType, createUnionType, registerEnumType } from 'type-graphql';
-import { IsUUID, Length } from 'class-validator';
+import { IsUUID, Length, Matches } from 'class-validator';
 import { ReservationView } from '../booking/booking.types';
 import type { PaymentEvent } from './payment-event.entity';
 import { type Refund, RefundReason, RefundStatus } from './refund.entity';
@@ -15,8 +15,16 @@ export class RefundView {
   @Field(() => ID)
   id: string;
 
-  @Field(() => Int, { description: 'Won given back.' })
+  @Field(() => Int, {
+    description: 'Won given back (KRW). A refund in another currency (CURRENCY_MISMATCH) is rounded here; exactAmount is exact.',
+  })
   amount: number;
+
+  @Field({ description: 'The exact amount given back, as a decimal string in `currency` (e.g. "10.4").' })
+  exactAmount: string;
+
+  @Field({ description: 'Currency of the payment being refunded (KRW unless the payment was made in another one).' })
+  currency: string;
 
   @Field(() => RefundReason)
   reason: RefundReason;
@@ -30,7 +38,7 @@ export class RefundView {
   @Field({ description: 'PortOne payment id (imp_uid) being refunded.' })
   paymentId: string;
 
-  @Field(() => String, { nullable: true, description: 'The last failure, for operators.' })
+  @Field(() => String, { nullable: true, description: 'The last failure as PortOne put it: admins only (null for buyers and partners).' })
   lastError: string | null;
 
   @Field(() => Date, { nullable: true })
@@ -44,15 +52,18 @@ export class RefundView {
 
   reservationId: string;
 
-  static from(refund: Refund): RefundView {
+  /** Operators see PortOne's raw error; buyers and partners see the reason and its message only. */
+  static from(refund: Refund, audience: { forOperator: boolean }): RefundView {
     return Object.assign(new RefundView(), {
       id: refund.id,
-      amount: refund.amount,
+      amount: Math.round(refund.amount),
+      exactAmount: String(refund.amount),
+      currency: refund.currency,
       reason: refund.reason,
       status: refund.status,
       attempts: refund.attempts,
       paymentId: refund.gatewayPaymentId,
-      lastError: refund.lastError,
+      lastError: audience.forOperator ? refund.lastError : null,
       nextAttemptAt: refund.nextAttemptAt,
       createdAt: refund.createdAt,
       succeededAt: refund.succeededAt,
@@ -111,6 +122,25 @@ export class ConfirmPaymentInput {
   @Field({ description: 'The reservation merchantUid the payment was made for (a cross-check only).' })
   @Length(1, 100)
   merchantUid: string;
+}
+
+@InputType()
+export class ProvideRefundAccountInput {
+  @Field(() => ID)
+  @IsUUID('all', { message: 'refundId must be a UUID' })
+  refundId: string;
+
+  @Field({ description: 'Bank code as PortOne lists them (e.g. "004" for KB Kookmin Bank).' })
+  @Matches(/^[0-9A-Za-z]{2,10}$/, { message: 'bank must be a PortOne bank code (2-10 letters or digits)' })
+  bank: string;
+
+  @Field({ description: 'Account holder name.' })
+  @Length(1, 50)
+  holder: string;
+
+  @Field({ description: 'Account number, digits and hyphens.' })
+  @Matches(/^[0-9][0-9-]{4,29}$/, { message: 'account must be 5-30 digits or hyphens' })
+  account: string;
 }
 
 @ObjectType('PaymentEvent')

@@ -2,37 +2,62 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { Reservation, ReservationStatus } from '../booking/reservation.entity';
 import type { Clock } from '../clock';
-import type { PaymentGateway } from '../gateway/payment-gateway';
+import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway, type PaymentListQuery } from '../gateway/payment-gateway';
 import { AppError } from '../graphql/errors';
-import { Payment } from './payment.entity';
 import type { PaymentEventLog } from './payment-event-log';
+import { paymentState, type VerificationPolicy } from './payment-verification';
 import type { PaymentSettlementService } from './payment-settlement.service';
-import { Refund, RefundStatus } from './refund.entity';
+import { RefundStatus } from './refund.entity';
 import { scheduleRefundAttempt } from './refund-queue';
+import { releaseStaleJobLocks, scheduleSettlement } from './settlement-queue';
+import { SweepCursor } from './sweep-cursor.entity';
+import { VirtualAccount } from './virtual-account.entity';
 
 export interface ReconciliationPolicy {
   intervalMs: number;
-  /** How long after a hold ends before we ask PortOne about it (lets in-flight confirmations finish). */
+  /** How long after a hold ends before it is expired (a payment made just before may still be settling). */
   graceMs: number;
-  /** How long after the hold ended an unpaid reservation is still re-checked for a late payment. */
-  lateWindowMs: number;
-  /** How often such a reservation is re-checked. */
-  recheckEveryMs: number;
+  /** Each run re-reads this much before the stored cursor: PortOne's clock and ours differ, and listings lag. */
+  sweepOverlapMs: number;
+  /** Where the very first sweep starts, before the oldest reservation. */
+  sweepLookbackMs: number;
+  sweepPageSize: number;
+  /** Pages per listing per run; the cursor only moves past a window read to its end. */
+  sweepMaxPagesPerRun: number;
+  /** A reported reservation is read again after this, doubling up to the max, until `reportGiveUpMs` after the report. */
+  reportBackoffBaseMs: number;
+  reportBackoffMaxMs: number;
+  reportGiveUpMs: number;
   batchSize: number;
+  /** A job locked longer than this belongs to a process that died (ours finish in well under it). */
+  staleJobLockMs: number;
 }
 
 export interface ReconciliationReport {
-  checked: number;
+  listed: number;
   settled: number;
+  reportedChecked: number;
   expired: number;
+  virtualAccountsRevoked: number;
   refundsRequeued: number;
+  jobsUnlocked: number;
   errors: number;
 }
 
+/** V1 answers at most 90 days per listing call. */
+const MAX_WINDOW_MS = 89 * 86_400_000;
+const SWEPT_LISTINGS: Array<PaymentListQuery['status']> = ['paid', 'cancelled', 'ready'];
+
+type DecidedRow = { gateway_payment_id: string; decision: string; amount: string; reservation_status: string; refund_status: string | null };
+
 /**
- * The safety net that needs no client and no webhook: asks PortOne about every reservation that was held
- * but never settled, settles what it finds, expires stale holds, and puts back on the queue any PENDING
- * refund whose attempt is overdue (its job was lost, say with a killed process).
+ * The safety net that needs no client and no webhook. Each run:
+ * - sweeps PortOne's payment listings (paid, cancelled, issued virtual accounts) from a stored cursor and
+ *   settles every payment of ours whose recorded state is missing or disagrees (undecided, cancelled
+ *   outside this server, a refund PortOne shows done): the cost follows payments, not abandoned holds;
+ * - reads by order id the reservations a client reported paying for, with backoff;
+ * - expires holds past their end and grace, and revokes their unpaid virtual accounts;
+ * - puts overdue refund attempts and jobs of dead processes back on the queue.
  */
 export class ReconciliationService {
   constructor(
@@ -41,104 +66,218 @@ export class ReconciliationService {
     private readonly settlement: PaymentSettlementService,
     private readonly events: PaymentEventLog,
     private readonly policy: ReconciliationPolicy,
+    private readonly verification: VerificationPolicy,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
 
   async run(): Promise<ReconciliationReport> {
-    const report: ReconciliationReport = { checked: 0, settled: 0, expired: 0, refundsRequeued: 0, errors: 0 };
-    for (const reservation of await this.candidates(this.orm.em.fork())) {
-      report.checked += 1;
-      try {
-        const outcome = await this.reconcileReservation(reservation);
-        report.settled += outcome.settled;
-        report.expired += outcome.expired ? 1 : 0;
-      } catch (error) {
-        report.errors += 1;
-        this.logger.warn({ err: error, reservationId: reservation.id }, 'reconciliation could not finish a reservation; next run tries again');
-      }
-    }
+    const report: ReconciliationReport = {
+      listed: 0,
+      settled: 0,
+      reportedChecked: 0,
+      expired: 0,
+      virtualAccountsRevoked: 0,
+      refundsRequeued: 0,
+      jobsUnlocked: 0,
+      errors: 0,
+    };
+    for (const listing of SWEPT_LISTINGS) await this.sweep(listing, report);
+    await this.checkReported(report);
+    report.expired = await this.expireHolds();
+    await this.revokeVirtualAccounts(report);
     report.refundsRequeued = await this.requeueOverdueRefunds();
-    if (report.checked > 0 || report.refundsRequeued > 0) this.logger.info({ reconciliation: report }, 'reconciliation run');
+    report.jobsUnlocked = await releaseStaleJobLocks(this.orm.em.fork(), this.policy.staleJobLockMs);
+    if (Object.values(report).some((n) => n > 0)) this.logger.info({ reconciliation: report }, 'reconciliation run');
     return report;
   }
 
-  private async candidates(em: EntityManager): Promise<Reservation[]> {
+  private async sweep(listing: PaymentListQuery['status'], report: ReconciliationReport): Promise<void> {
+    const em = this.orm.em.fork();
     const now = this.clock.now().getTime();
-    const settledIds = em.getKnex()('payment').select('reservation_id');
-    const qb = em
-      .createQueryBuilder(Reservation, 'r')
-      .select('*')
-      .where({ id: { $nin: settledIds } })
-      .andWhere({
-        $or: [
-          // Held past its end (and the grace): never settled.
-          { status: ReservationStatus.HELD, expiresAt: { $lt: new Date(now - this.policy.graceMs) } },
-          // A payment was reported but not decided (the process died mid-flight, say).
-          {
-            paymentReportedAt: { $ne: null, $lt: new Date(now - this.policy.graceMs / 4) },
-            expiresAt: { $gt: new Date(now - this.policy.lateWindowMs) },
-          },
-          // Expired or cancelled without payment: look again now and then for a late payment.
-          {
-            status: { $in: [ReservationStatus.EXPIRED, ReservationStatus.CANCELLED] },
-            expiresAt: { $gt: new Date(now - this.policy.lateWindowMs) },
-            $or: [{ reconciledAt: null }, { reconciledAt: { $lt: new Date(now - this.policy.recheckEveryMs) } }],
-          },
-        ],
-      })
-      .orderBy({ paymentReportedAt: 'asc nulls last', expiresAt: 'asc' })
-      .limit(this.policy.batchSize);
-    return qb.getResultList();
+    const cursor = await em.findOne(SweepCursor, { listing });
+    let from = cursor ? cursor.sweptUntil.getTime() - this.policy.sweepOverlapMs : await this.firstSweepStart(em, now);
+    let pages = 0;
+    while (from < now && pages < this.policy.sweepMaxPagesPerRun) {
+      const to = Math.min(now, from + MAX_WINDOW_MS);
+      let page: number | null = 1;
+      while (page !== null && pages < this.policy.sweepMaxPagesPerRun) {
+        let result;
+        try {
+          result = await this.gateway.listPayments({ status: listing, from: new Date(from), to: new Date(to), page, limit: this.policy.sweepPageSize });
+        } catch (error) {
+          report.errors += 1;
+          this.logger.warn({ err: error, listing, page }, 'reconciliation sweep could not read PortOne; the next run resumes here');
+          return;
+        }
+        pages += 1;
+        report.listed += result.payments.length;
+        await this.settleListed(em, listing, result.payments, report);
+        page = result.nextPage;
+      }
+      if (page !== null) return; // page budget spent inside this window: resume it next run
+      await em.upsert(SweepCursor, { listing, sweptUntil: new Date(to), updatedAt: new Date() });
+      from = to;
+    }
   }
 
-  private async reconcileReservation(reservation: Reservation): Promise<{ settled: number; expired: boolean }> {
-    const em = this.orm.em.fork();
-    const payments = await this.gateway.findPaymentsByMerchantUid(reservation.merchantUid);
-    let settled = 0;
-    for (const payment of payments.filter((p) => p.status === 'PAID' || p.cancelledAmount > 0)) {
-      const decided = await em.count(Payment, { gatewayPaymentId: payment.gatewayPaymentId });
-      if (decided > 0) continue;
-      try {
-        await this.settlement.settle(em, payment.gatewayPaymentId, { source: 'RECONCILIATION' });
-        settled += 1;
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'PAYMENT_NOT_COMPLETED') continue;
-        throw error;
+  private async firstSweepStart(em: EntityManager, now: number): Promise<number> {
+    const rows: Array<{ oldest: Date | null }> = await em.execute('select min(created_at) as oldest from reservation');
+    const oldest = rows[0]?.oldest ? new Date(rows[0].oldest).getTime() : now;
+    return Math.min(oldest, now) - this.policy.sweepLookbackMs;
+  }
+
+  /** One query tells which listed payments of ours are undecided or recorded differently from what PortOne shows. */
+  private async settleListed(em: EntityManager, listing: PaymentListQuery['status'], payments: GatewayPayment[], report: ReconciliationReport) {
+    if (payments.length === 0) return;
+    const ours: Array<{ id: string; merchant_uid: string }> = await em.execute(
+      'select id, merchant_uid from reservation where merchant_uid = any(?)',
+      [payments.map((p) => p.merchantUid)],
+    );
+    const reservationOf = new Map(ours.map((r) => [r.merchant_uid, r.id]));
+    const candidates = payments.filter((p) => reservationOf.has(p.merchantUid));
+    if (candidates.length === 0) return;
+    const decided: DecidedRow[] = await em.execute(
+      `select p.gateway_payment_id, p.decision, p.amount, r.status as reservation_status, f.status as refund_status
+         from payment p join reservation r on r.id = p.reservation_id
+         left join refund f on f.gateway_payment_id = p.gateway_payment_id
+        where p.gateway_payment_id = any(?)`,
+      [candidates.map((p) => p.gatewayPaymentId)],
+    );
+    const decisionOf = new Map(decided.map((d) => [d.gateway_payment_id, d]));
+
+    for (const payment of candidates) {
+      if (listing === 'ready') {
+        if (payment.isVirtualAccount && payment.status === 'READY') await this.rememberVirtualAccount(em, payment, reservationOf.get(payment.merchantUid)!);
+        continue;
       }
+      if (!this.disagrees(payment, decisionOf.get(payment.gatewayPaymentId))) continue;
+      await this.settleQuietly(payment.gatewayPaymentId, report);
     }
+  }
+
+  /** Whether what PortOne shows differs from what we recorded, so that settling it would change something. */
+  private disagrees(payment: GatewayPayment, decided: DecidedRow | undefined): boolean {
+    const balance = gatewayBalance(payment);
+    if (!decided) return paymentState(payment, this.verification).paid;
+    if (decided.decision === 'CONFIRMED' && decided.reservation_status === ReservationStatus.CONFIRMED) {
+      return balance < Number(decided.amount); // cancelled, fully or partly, outside this server
+    }
+    if (decided.refund_status === RefundStatus.PENDING || decided.refund_status === RefundStatus.NEEDS_ATTENTION) return balance <= 0;
+    return false;
+  }
+
+  private async settleQuietly(gatewayPaymentId: string, report: ReconciliationReport): Promise<void> {
+    try {
+      await this.settlement.settle(this.orm.em.fork(), gatewayPaymentId, { source: 'RECONCILIATION' });
+      report.settled += 1;
+    } catch (error) {
+      if (error instanceof AppError && ['PAYMENT_NOT_COMPLETED', 'PAYMENT_NOT_OURS', 'NOT_FOUND'].includes(error.code)) return;
+      report.errors += 1;
+      this.logger.warn({ err: error, gatewayPaymentId }, 'reconciliation could not settle a payment now; queued to try again');
+      // The cursor moves on; the queue (with its own backoff) owns this payment until it is settled.
+      await scheduleSettlement(this.orm.em.fork(), gatewayPaymentId, 'RECONCILIATION', new Date(Date.now() + this.policy.intervalMs)).catch(
+        (queueError) => this.logger.error({ err: queueError, gatewayPaymentId }, 'could not queue a settlement; the next sweep overlap sees it again'),
+      );
+    }
+  }
+
+  private async rememberVirtualAccount(em: EntityManager, payment: GatewayPayment, reservationId: string): Promise<void> {
+    await em
+      .createQueryBuilder(VirtualAccount)
+      .insert({ gatewayPaymentId: payment.gatewayPaymentId, reservation: reservationId, issuedAt: this.clock.now() })
+      .onConflict('gateway_payment_id')
+      .ignore()
+      .execute();
+  }
+
+  /** Reservations a client reported paying for that we could not settle then: read by order id, backing off. */
+  private async checkReported(report: ReconciliationReport): Promise<void> {
+    const em = this.orm.em.fork();
     const now = this.clock.now();
-    let expired = false;
-    await em.fork().transactional(async (tx) => {
-      const fresh = await tx.findOneOrFail(Reservation, reservation.id, { refresh: true });
-      fresh.reconciledAt = now;
-      if (fresh.status === ReservationStatus.HELD && fresh.expiresAt.getTime() <= now.getTime() - this.policy.graceMs) {
-        fresh.status = ReservationStatus.EXPIRED;
-        expired = true;
+    const due = await em.find(Reservation, { reportCheckAt: { $lte: now } }, { orderBy: { reportCheckAt: 'asc' }, limit: this.policy.batchSize });
+    for (const reservation of due) {
+      report.reportedChecked += 1;
+      try {
+        const payments = await this.gateway.findPaymentsByMerchantUid(reservation.merchantUid);
+        const undecided: Array<{ gateway_payment_id: string }> = payments.length
+          ? await em.execute('select gateway_payment_id from payment where gateway_payment_id = any(?)', [payments.map((p) => p.gatewayPaymentId)])
+          : [];
+        const known = new Set(undecided.map((d) => d.gateway_payment_id));
+        for (const payment of payments) {
+          if (!known.has(payment.gatewayPaymentId) && paymentState(payment, this.verification).paid) {
+            await this.settleQuietly(payment.gatewayPaymentId, report);
+          }
+        }
+      } catch (error) {
+        report.errors += 1;
+        this.logger.warn({ err: error, reservationId: reservation.id }, 'could not read a reported payment; backing off');
       }
-    });
-    if (settled > 0 || expired) {
+      const checks = reservation.reportChecks + 1;
+      const reportedAt = reservation.paymentReportedAt?.getTime() ?? now.getTime();
+      const next = now.getTime() + Math.min(this.policy.reportBackoffMaxMs, this.policy.reportBackoffBaseMs * 2 ** (checks - 1));
+      await em.nativeUpdate(
+        Reservation,
+        { id: reservation.id },
+        { reportChecks: checks, reportCheckAt: next - reportedAt > this.policy.reportGiveUpMs ? null : new Date(next) },
+      );
+    }
+  }
+
+  /** Holds past their end and grace: the seat is free again. A late payment is still settled by the sweep. */
+  private async expireHolds(): Promise<number> {
+    const cutoff = new Date(this.clock.now().getTime() - this.policy.graceMs);
+    return this.orm.em.fork().nativeUpdate(Reservation, { status: ReservationStatus.HELD, expiresAt: { $lt: cutoff } }, { status: ReservationStatus.EXPIRED });
+  }
+
+  /** An unpaid virtual account of a booking that will not happen any more must not take a deposit. */
+  private async revokeVirtualAccounts(report: ReconciliationReport): Promise<void> {
+    const em = this.orm.em.fork();
+    const cutoff = new Date(this.clock.now().getTime() - this.policy.graceMs);
+    const open: Array<{ gateway_payment_id: string; reservation_id: string }> = await em.execute(
+      `select va.gateway_payment_id, va.reservation_id from virtual_account va join reservation r on r.id = va.reservation_id
+        where va.closed_at is null and (r.status <> 'HELD' or r.expires_at < ?)
+          and not exists (select 1 from payment p where p.gateway_payment_id = va.gateway_payment_id)
+        order by va.issued_at limit ?`,
+      [cutoff, this.policy.batchSize],
+    );
+    for (const account of open) {
+      let closedBecause: string;
+      try {
+        await this.gateway.revokeVirtualAccount(account.gateway_payment_id);
+        closedBecause = 'revoked';
+        report.virtualAccountsRevoked += 1;
+      } catch (error) {
+        if (!isGatewayError(error) || !['REJECTED', 'NOT_FOUND'].includes(error.kind)) {
+          report.errors += 1;
+          this.logger.warn({ err: error, gatewayPaymentId: account.gateway_payment_id }, 'could not revoke a virtual account; next run tries again');
+          continue;
+        }
+        // Not revocable any more: most likely paid meanwhile, which settlement decides.
+        closedBecause = `not revocable: ${error.message}`;
+        await this.settleQuietly(account.gateway_payment_id, report);
+      }
+      await em.nativeUpdate(VirtualAccount, { gatewayPaymentId: account.gateway_payment_id }, { closedAt: this.clock.now(), closedBecause });
       await this.events.record(em, {
-        kind: 'RECONCILIATION',
-        outcome: expired ? 'EXPIRED' : 'SETTLED',
-        reservationId: reservation.id,
-        message: `${payments.length} payment record(s) at PortOne, ${settled} settled now`,
+        kind: 'VIRTUAL_ACCOUNT',
+        outcome: closedBecause === 'revoked' ? 'REVOKED' : 'NOT_REVOKED',
+        reservationId: account.reservation_id,
+        gatewayPaymentId: account.gateway_payment_id,
+        message: closedBecause === 'revoked' ? 'the hold ended unpaid: the virtual account was revoked at PortOne' : closedBecause,
       });
     }
-    return { settled, expired };
   }
 
   private async requeueOverdueRefunds(): Promise<number> {
     const em = this.orm.em.fork();
     const overdueBefore = new Date(this.clock.now().getTime() - this.policy.graceMs);
-    const overdue = await em.find(
-      Refund,
-      { status: RefundStatus.PENDING, $or: [{ nextAttemptAt: null }, { nextAttemptAt: { $lt: overdueBefore } }] },
-      { limit: this.policy.batchSize },
+    const overdue: Array<{ id: string }> = await em.execute(
+      `select id from refund where status = ? and (next_attempt_at is null or next_attempt_at < ?) limit ?`,
+      [RefundStatus.PENDING, overdueBefore, this.policy.batchSize],
     );
     for (const refund of overdue) {
       await em.transactional((tx) => scheduleRefundAttempt(tx, refund.id, this.clock.now()));
-      this.logger.warn({ refundId: refund.id, nextAttemptAt: refund.nextAttemptAt }, 'overdue refund put back on the queue');
+      this.logger.warn({ refundId: refund.id }, 'overdue refund put back on the queue');
     }
     return overdue.length;
   }

@@ -34,6 +34,10 @@ const MESSAGES: Record<RefundReason, Record<Locale, string>> = {
     ko: '예약 취소에 따라 결제를 환불했습니다.',
     en: 'The booking was cancelled and the payment refunded.',
   },
+  CANCELLED_AT_GATEWAY: {
+    ko: '결제가 판매자 또는 결제사에서 취소되어 예약이 취소되었습니다.',
+    en: 'The payment was cancelled by the seller or the payment provider, so the booking was cancelled.',
+  },
 };
 
 /** The buyer-facing explanation of a refund: Korean by default, English on request. */

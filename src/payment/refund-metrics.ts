@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { RefundStatus } from './refund.entity';
+import { RefundReason, RefundStatus } from './refund.entity';
 
 /**
  * Prometheus metrics. Refund counts are read from the database at scrape time, so every process reports
@@ -11,15 +11,17 @@ export function createMetricsRegistry(orm: MikroORM): Registry {
   collectDefaultMetrics({ register: registry });
   new Gauge({
     name: 'booking_refunds',
-    help: 'Refunds by status (NEEDS_ATTENTION needs an operator)',
-    labelNames: ['status'],
+    help: 'Refunds by status and reason (NEEDS_ATTENTION needs an operator; reason CANCELLED_AT_GATEWAY counts cancels made outside this server)',
+    labelNames: ['status', 'reason'],
     registers: [registry],
     async collect() {
-      const rows: Array<{ status: RefundStatus; count: string }> = await orm.em
+      const rows: Array<{ status: RefundStatus; reason: RefundReason; count: string }> = await orm.em
         .getConnection()
-        .execute('select status, count(*) as count from refund group by status');
+        .execute('select status, reason, count(*) as count from refund group by status, reason');
       for (const status of Object.values(RefundStatus)) {
-        this.set({ status }, Number(rows.find((r) => r.status === status)?.count ?? 0));
+        for (const reason of Object.values(RefundReason)) {
+          this.set({ status, reason }, Number(rows.find((r) => r.status === status && r.reason === reason)?.count ?? 0));
+        }
       }
     },
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Check, Entity, Enum, Index, ManyToOne, type Opt, PrimaryKey, Property } from '@mikro-orm/core';
+import { Check, DecimalType, Entity, Enum, Index, ManyToOne, type Opt, PrimaryKey, Property } from '@mikro-orm/core';
 import { Reservation } from '../booking/reservation.entity';
 
 export enum RefundStatus {
@@ -18,6 +18,8 @@ export enum RefundReason {
   DUPLICATE_PAYMENT = 'DUPLICATE_PAYMENT',
   INTERNAL_ERROR = 'INTERNAL_ERROR',
   BUYER_CANCELLED = 'BUYER_CANCELLED',
+  /** Cancelled at PortOne by someone else (merchant console, PG, chargeback) after the booking was confirmed. */
+  CANCELLED_AT_GATEWAY = 'CANCELLED_AT_GATEWAY',
 }
 
 /**
@@ -27,7 +29,7 @@ export enum RefundReason {
  */
 @Entity({ tableName: 'refund' })
 @Index({ name: 'refund_status_idx', properties: ['status', 'createdAt'] })
-@Check({ name: 'refund_amount_positive', expression: 'amount > 0' })
+@Check({ name: 'refund_amount_not_negative', expression: 'amount >= 0' })
 export class Refund {
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();
@@ -38,9 +40,15 @@ export class Refund {
   @ManyToOne(() => Reservation, { index: 'refund_reservation_idx' })
   reservation: Reservation;
 
-  /** Won to give back: everything that was paid. */
-  @Property({ type: 'integer' })
+  /**
+   * What to give back, exactly, in `currency` (everything still paid when the decision was made; a 0-won
+   * payment has nothing to give back). The attempt cancels the balance it reads back, never more.
+   */
+  @Property({ type: new DecimalType('number'), precision: 20, scale: 4 })
   amount: number;
+
+  @Property({ type: 'text' })
+  currency: Opt<string> = 'KRW';
 
   @Enum({ items: () => RefundReason, nativeEnumName: 'refund_reason' })
   reason: RefundReason;
@@ -51,9 +59,16 @@ export class Refund {
   @Property({ type: 'integer' })
   attempts: Opt<number> = 0;
 
-  /** Attempts allowed before NEEDS_ATTENTION; an admin's retryRefund extends it. */
-  @Property({ type: 'integer' })
-  attemptBudget: number;
+  /**
+   * Retries of transient failures (PortOne unreachable, unknown outcome, credentials refused) stop here and
+   * the refund becomes NEEDS_ATTENTION; an admin's retryRefund opens a new window.
+   */
+  @Property({ type: 'timestamptz' })
+  giveUpAt: Date;
+
+  /** Where a virtual-account refund goes (PortOne needs it); given by the buyer or an admin. */
+  @Property({ type: 'jsonb', nullable: true })
+  refundAccount: Opt<{ bank: string; holder: string; account: string }> | null = null;
 
   /** Set while one worker is attempting the cancel, so two never send it at once. */
   @Property({ type: 'timestamptz', nullable: true })

@@ -30,3 +30,21 @@ export async function scheduleReconciliation(em: EntityManager, runAt: Date, mod
     [RECONCILE_TASK, runAt.toISOString(), mode],
   );
 }
+
+/**
+ * graphile-worker keeps a job locked for 4 hours when the process running it dies (SIGKILL, power cut).
+ * Ours finish in well under `staleAfterMs`, so a job locked longer belongs to a dead worker: unlock every
+ * job of such workers so a live one takes them now. A job of a live but slow worker that is unlocked runs
+ * twice, which every task here tolerates (settle is idempotent; refund attempts are fenced by their lease).
+ */
+export async function releaseStaleJobLocks(em: EntityManager, staleAfterMs: number): Promise<number> {
+  const rows: Array<{ workers: string[] | null }> = await em.execute(
+    `select array_agg(distinct locked_by) as workers from graphile_worker._private_jobs
+      where locked_by is not null and locked_at < now() - make_interval(secs => ?)`,
+    [staleAfterMs / 1000],
+  );
+  const workers = rows[0]?.workers ?? [];
+  if (workers.length === 0) return 0;
+  await em.execute('select graphile_worker.force_unlock_workers(?::text[])', [workers]);
+  return workers.length;
+}

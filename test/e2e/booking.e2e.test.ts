@@ -47,8 +47,11 @@ describe('holdSeat', () => {
     const blocked = await t.gql(HoldSeatDocument, { input: { seatId } }, { token: await t.tokenFor('late') });
     expect(blocked.errors?.[0]?.extensions?.code).toBe('SEAT_UNAVAILABLE');
 
-    // Time passes: the hold ends (moved in the database rather than by sleeping).
+    // Time passes: the hold ends, and so does its grace (moved in the database rather than by sleeping).
     await t.orm.em.fork().nativeUpdate(Reservation, { id: firstId }, { expiresAt: new Date(Date.now() - 1000) });
+    const withinGrace = await t.gql(HoldSeatDocument, { input: { seatId } }, { token: await t.tokenFor('late') });
+    expect(withinGrace.errors?.[0]?.extensions?.code).toBe('SEAT_UNAVAILABLE');
+    await t.orm.em.fork().nativeUpdate(Reservation, { id: firstId }, { expiresAt: new Date(Date.now() - 1000 - t.config.holdPaymentGraceMs) });
 
     const second = await t.gql(HoldSeatDocument, { input: { seatId } }, { token: await t.tokenFor('late') });
     expect(second.data?.holdSeat.status).toBe('HELD');

@@ -109,7 +109,7 @@ describe('partner booking status', () => {
         decidedBy: 'CLIENT_CONFIRM',
       });
       if (refunded) {
-        em.create(Refund, { gatewayPaymentId: `imp_${i}`, reservation: r, amount: r.amount, reason: RefundReason.AMOUNT_MISMATCH, attemptBudget: 3 });
+        em.create(Refund, { gatewayPaymentId: `imp_${i}`, reservation: r, amount: r.amount, reason: RefundReason.AMOUNT_MISMATCH, giveUpAt: new Date() });
       }
     }
     await em.flush();

@@ -12,7 +12,14 @@ export async function expectMoneyInvariants(
   const conn = t.orm.em.getConnection();
   const problems: string[] = [];
   const payments = await t.simulator.allPayments();
-  const ours = payments.filter((p) => p.merchant_uid.startsWith('bk_'));
+  const orderIds: Array<{ merchant_uid: string }> = await conn.execute('select merchant_uid from reservation');
+  const ourOrders = new Set(orderIds.map((r) => r.merchant_uid));
+  const ours = payments.filter((p) => ourOrders.has(p.merchant_uid) && !p.sandbox);
+  // Never cancel what is not ours: another shop's order, or a test-channel payment.
+  for (const p of payments.filter((p) => !ourOrders.has(p.merchant_uid) || p.sandbox)) {
+    const cancels = await t.simulator.cancelRequests(p.imp_uid);
+    if (cancels.length > 0) problems.push(`not ours ${p.imp_uid} (${p.merchant_uid}${p.sandbox ? ', sandbox' : ''}): ${cancels.length} cancel request(s)`);
+  }
 
   const decisions: Array<{ gateway_payment_id: string; decision: string; amount: number; reservation_id: string; reservation_status: string; reservation_amount: number }> =
     await conn.execute(

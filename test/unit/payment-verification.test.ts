@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { ReservationStatus } from '../../src/booking/reservation.entity';
-import type { GatewayPayment } from '../../src/gateway/payment-gateway';
+import { gatewayBalance, type GatewayPayment } from '../../src/gateway/payment-gateway';
 import { verifyPayment, type ReservationFacts } from '../../src/payment/payment-verification';
 import { RefundReason } from '../../src/payment/refund.entity';
 
 const now = new Date('2026-12-01T12:00:00Z');
+const live = { allowSandbox: false };
 const reservation: ReservationFacts = {
   status: ReservationStatus.HELD,
   amount: 50000,
@@ -29,15 +30,17 @@ const payment: GatewayPayment = {
 
 describe('verifyPayment', () => {
   test('an exact match confirms', () => {
-    expect(verifyPayment(reservation, payment, now)).toEqual({ kind: 'CONFIRM' });
+    expect(verifyPayment(reservation, payment, now, live)).toEqual({ kind: 'CONFIRM' });
   });
 
   test.each([
     ['READY' as const],
     ['FAILED' as const],
     ['CANCELLED' as const],
-  ])('status %s is not paid: nothing to refund', (status) => {
-    expect(verifyPayment(reservation, { ...payment, status }, now)).toEqual({ kind: 'NOT_PAID' });
+  ])('status %s with nothing left is not paid: nothing to refund', (status) => {
+    expect(verifyPayment(reservation, { ...payment, status, cancelledAmount: status === 'CANCELLED' ? payment.amount : 0 }, now, live)).toMatchObject({
+      kind: 'NOT_PAID',
+    });
   });
 
   test.each([
@@ -50,13 +53,13 @@ describe('verifyPayment', () => {
     ['expired hold, seat taken', {}, { status: ReservationStatus.EXPIRED, seatTakenByOther: true }, RefundReason.SEAT_UNAVAILABLE],
     ['event started', {}, { eventStartsAt: new Date(now.getTime() - 1) }, RefundReason.SEAT_UNAVAILABLE],
   ])('%s → refund', (_name, paymentChange, reservationChange, reason) => {
-    const verdict = verifyPayment({ ...reservation, ...reservationChange }, { ...payment, ...paymentChange }, now);
+    const verdict = verifyPayment({ ...reservation, ...reservationChange }, { ...payment, ...paymentChange }, now, live);
     expect(verdict).toMatchObject({ kind: 'REFUND', reason });
   });
 
   test('a late payment whose seat is still free is confirmed', () => {
     const late = { ...reservation, status: ReservationStatus.EXPIRED, expiresAt: new Date(now.getTime() - 3600_000) };
-    expect(verifyPayment(late, payment, now)).toEqual({ kind: 'CONFIRM' });
+    expect(verifyPayment(late, payment, now, live)).toEqual({ kind: 'CONFIRM' });
   });
 
   test('property: only an exact match of status, amount, order id and currency on a free seat confirms', () => {
@@ -68,6 +71,7 @@ describe('verifyPayment', () => {
           cancelledAmount: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 50000 })),
           merchantUid: fc.oneof(fc.constant('bk_20261201_abc'), fc.string()),
           currency: fc.oneof(fc.constant('KRW'), fc.constantFrom('USD', 'krw', 'JPY', '')),
+          sandbox: fc.boolean(),
         }),
         fc.record({
           status: fc.constantFrom(...Object.values(ReservationStatus)),
@@ -76,8 +80,9 @@ describe('verifyPayment', () => {
         (paymentChange, reservationChange) => {
           const p = { ...payment, ...paymentChange };
           const r = { ...reservation, ...reservationChange };
-          const verdict = verifyPayment(r, p, now);
+          const verdict = verifyPayment(r, p, now, live);
           const exact =
+            !p.sandbox &&
             p.status === 'PAID' &&
             p.amount === r.amount &&
             p.cancelledAmount === 0 &&
@@ -86,8 +91,10 @@ describe('verifyPayment', () => {
             (r.status === ReservationStatus.HELD || r.status === ReservationStatus.EXPIRED) &&
             !r.seatTakenByOther;
           expect(verdict.kind === 'CONFIRM').toBe(exact);
-          // Money that was not taken is never "refunded"; money that was taken is never ignored.
-          expect(verdict.kind === 'NOT_PAID').toBe(p.status !== 'PAID');
+          // Money that was not taken is never "refunded"; money that was taken is never ignored. Whether
+          // money is held is the balance, not the status string: a partly cancelled payment is still paid.
+          const holdsMoney = !p.sandbox && (p.status === 'PAID' || (p.status === 'CANCELLED' && p.paidAt !== null && p.amount - p.cancelledAmount > 0));
+          expect(verdict.kind === 'NOT_PAID').toBe(!holdsMoney);
         },
       ),
       { numRuns: 2000 },
@@ -97,11 +104,35 @@ describe('verifyPayment', () => {
   test('property: any paid amount other than the price snapshot is refunded, deterministically', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 10_000_000 }), (amount) => {
-        const a = verifyPayment(reservation, { ...payment, amount }, now);
-        const b = verifyPayment(reservation, { ...payment, amount }, now);
+        const a = verifyPayment(reservation, { ...payment, amount }, now, live);
+        const b = verifyPayment(reservation, { ...payment, amount }, now, live);
         expect(a).toEqual(b);
         expect(a.kind === 'CONFIRM').toBe(amount === reservation.amount);
       }),
     );
+  });
+
+  test('a sandbox payment is not a payment unless sandbox payments are allowed', () => {
+    expect(verifyPayment(reservation, { ...payment, sandbox: true }, now, live).kind).toBe('NOT_PAID');
+    expect(verifyPayment(reservation, { ...payment, sandbox: true }, now, { allowSandbox: true })).toEqual({ kind: 'CONFIRM' });
+  });
+
+  test('a partial cancel reported with status CANCELLED still holds money: refunded, not ignored', () => {
+    const verdict = verifyPayment(reservation, { ...payment, status: 'CANCELLED', cancelledAmount: 10000 }, now, live);
+    expect(verdict).toMatchObject({ kind: 'REFUND', reason: RefundReason.AMOUNT_MISMATCH });
+  });
+
+  test('a 0-won paid record is a mismatch, not a fault', () => {
+    expect(verifyPayment(reservation, { ...payment, amount: 0 }, now, live)).toMatchObject({ kind: 'REFUND', reason: RefundReason.AMOUNT_MISMATCH });
+  });
+
+  test('gateway balances are exact decimals', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10_000_000 }), fc.integer({ min: 0, max: 10_000_000 }), (a, b) => {
+        const [paid, cancelled] = [Math.max(a, b) / 100, Math.min(a, b) / 100];
+        expect(Math.round(gatewayBalance({ amount: paid, cancelledAmount: cancelled }) * 100)).toBe(Math.max(a, b) - Math.min(a, b));
+      }),
+    );
+    expect(gatewayBalance({ amount: 10.4, cancelledAmount: 0.4 })).toBe(10);
   });
 });

@@ -159,7 +159,7 @@ export class SimulatorState {
       emb_pg_provider: null,
       pg_tid: `StdpayCARDINIpayTest${randomBytes(8).toString('hex')}`,
       pg_id: 'INIpayTest',
-      sandbox: input.sandbox ?? true,
+      sandbox: input.sandbox ?? false,
       escrow: false,
       apply_num: isCard && status === 'paid' ? String(10000000 + this.seq) : null,
       bank_code: null,
