@@ -98,7 +98,7 @@ describe.each([
       expect(server.child.signalCode).toBe('SIGKILL');
 
       server = await startServerProcess(serverEnv());
-      await waitForInvariants(RECONCILE_INTERVAL_MS * 15 + 10000);
+      await waitForInvariants(RECONCILE_INTERVAL_MS * 15 + 25000);
       const applied = (await simulator.cancelRequests(impUid)).filter((c) => c.applied);
       expect(applied).toHaveLength(amountDelta === 0 ? 0 : 1);
     } finally {
