@@ -144,8 +144,8 @@ export class PortOneV1Client implements PaymentGateway {
     if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > LIST_LIMIT_MAX) {
       throw new RangeError(`listPayments limit must be an integer from 1 to ${LIST_LIMIT_MAX}, got ${query.limit}`);
     }
-    if (!(from <= to) || to - from > LIST_WINDOW_MAX_SECONDS) {
-      throw new RangeError(`listPayments window must run forwards and span at most 90 days, got ${query.from.toISOString()} .. ${query.to.toISOString()}`);
+    if (!Number.isFinite(from) || !Number.isFinite(to) || from > to || to - from > LIST_WINDOW_MAX_SECONDS) {
+      throw new RangeError(`listPayments window must be valid dates running forwards over at most 90 days, got UNIX ${from} .. ${to}`);
     }
     const params = new URLSearchParams({
       page: String(query.page),
