@@ -190,9 +190,10 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
   /** The Swagger: the window applies to the time of the payment's own (final) status. */
   const windowTime = (payment: StoredPayment): number =>
     ({ ready: payment.started_at, paid: payment.paid_at, cancelled: payment.cancelled_at, failed: payment.failed_at })[payment.status];
-  const integerParam = (value: string | undefined): number | null | undefined => {
-    if (value === undefined || value === '') return undefined;
-    return /^-?\d+$/.test(value) ? Number(value) : null;
+  /** The parameter as an integer, `fallback` when absent, NaN when it is not an integer. */
+  const integerParam = (value: string | undefined, fallback: number): number => {
+    if (value === undefined || value === '') return fallback;
+    return /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
   };
 
   server.get<{ Params: { payment_status: string }; Querystring: { page?: string; limit?: string; from?: string; to?: string; sorting?: string } }>(
@@ -201,16 +202,15 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     async (request, reply) => {
       const status = request.params.payment_status;
       if (!(LISTING_STATUSES as readonly string[]).includes(status)) return reply.code(400).send(failure(-1, messages.invalidPaymentStatus));
-      const page = integerParam(request.query.page) ?? 1;
-      const limit = integerParam(request.query.limit) ?? 20;
-      const to = integerParam(request.query.to);
-      const from = integerParam(request.query.from);
+      const page = integerParam(request.query.page, 1);
+      const limit = integerParam(request.query.limit, 20);
+      const windowEnd = integerParam(request.query.to, state.now());
+      const windowStart = integerParam(request.query.from, windowEnd - NINETY_DAYS);
       const sorting = request.query.sorting ?? '-started';
-      if (page === null || limit === null || to === null || from === null || page < 1 || limit < 1 || limit > 1000 || !SORTINGS.includes(sorting)) {
+      const integers = [page, limit, windowEnd, windowStart].every(Number.isInteger);
+      if (!integers || page < 1 || limit < 1 || limit > 1000 || !SORTINGS.includes(sorting)) {
         return reply.code(400).send(failure(-1, messages.invalidListQuery));
       }
-      const windowEnd = to ?? state.now();
-      const windowStart = from ?? windowEnd - NINETY_DAYS;
       // "검색기간은 최대 90일": the response to a longer window is UNCONFIRMED; refusing it keeps callers honest.
       if (windowStart > windowEnd || windowEnd - windowStart > NINETY_DAYS) return reply.code(400).send(failure(-1, messages.invalidListQuery));
       const field = sorting.endsWith('paid') ? 'paid_at' : sorting.endsWith('updated') ? 'updated_at' : 'started_at';
