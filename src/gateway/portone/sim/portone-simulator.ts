@@ -16,8 +16,17 @@ import {
 
 /**
  * A PortOne V1 REST API simulator that follows `shared/portone/contract.md` part A: the envelope, token
- * rules, lookups, cancel rules and webhooks, plus a test-control API under `/__control` (payments in any
- * state, faults, clock, webhooks, ledger). Where the contract marks behaviour UNCONFIRMED it is an option.
+ * rules, lookups, time-window listings, cancel rules, virtual-account revoke and webhooks, plus a
+ * test-control API under `/__control`. Where the contract marks behaviour UNCONFIRMED it is an option.
+ *
+ * Control API (JSON bodies; `SimulatorControlClient` wraps it):
+ * - `POST payments` one payment as the buyer's window makes it (live unless `sandbox: true`; decimals
+ *   allowed); `POST payments/batch {payments: [...]}` many at once.
+ * - `POST payments/:imp_uid/status {status}` late transitions; ready → paid on a `vbank` is the deposit.
+ * - `POST payments/:imp_uid/console-cancel {amount?}` a cancel outside the merchant's server.
+ * - `GET|POST options {partialCancelStatus?, includeSandboxFilter?}` UNCONFIRMED behaviour at run time.
+ * - `POST clock`, `POST|DELETE faults` (endpoints: getToken, getPayment, find, findAll, list, cancel,
+ *   revokeVbank, prepare), `POST webhooks`, `GET ledger`, `POST reset` (also restores the options).
  */
 export interface PortOneSimulatorOptions {
   port?: number;
@@ -187,7 +196,11 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
   const LISTING_STATUSES = ['all', 'ready', 'paid', 'cancelled', 'failed'] as const;
   const SORTINGS = ['-started', 'started', '-paid', 'paid', '-updated', 'updated'];
   const NINETY_DAYS = 90 * 86_400;
-  /** The Swagger: the window applies to the time of the payment's own (final) status. */
+  /**
+   * The Swagger (from/to): "결제건의 최종 status에 따라 다른 검색기준이 적용됩니다" — the window applies to the
+   * time of each payment's own status (ready: started, paid: paid, cancelled: cancelled, failed: failed),
+   * for `all` as well: a paid payment is listed by when it was paid, not when its window opened.
+   */
   const windowTime = (payment: StoredPayment): number =>
     ({ ready: payment.started_at, paid: payment.paid_at, cancelled: payment.cancelled_at, failed: payment.failed_at })[payment.status];
   /** The parameter as an integer, `fallback` when absent, NaN when it is not an integer. */
@@ -208,6 +221,8 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
       const windowStart = integerParam(request.query.from, windowEnd - NINETY_DAYS);
       const sorting = request.query.sorting ?? '-started';
       const integers = [page, limit, windowEnd, windowStart].every(Number.isInteger);
+      // Outside the Swagger's bounds (limit 1..1000): PortOne's answer is UNCONFIRMED (it may clamp); refusing
+      // makes a client that relies on more than 1000 rows per page fail here rather than in production.
       if (!integers || page < 1 || limit < 1 || limit > 1000 || !SORTINGS.includes(sorting)) {
         return reply.code(400).send(failure(-1, messages.invalidListQuery));
       }
@@ -237,7 +252,8 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     // status. No money moved, so `amount` stays the issued amount, `cancel_amount` stays 0 and
     // `cancel_history` stays empty (its entries are refunds with a PG transaction); `cancelled_at` is set
     // because the cancelled listing filters on it, and `cancel_reason` says what happened. No webhook:
-    // none of the documented triggers (contract A7) is a revoke.
+    // none of the documented triggers (contract A7) is a revoke. Readers take note: such a record has
+    // amount − cancel_amount = amount although nothing was ever paid (paid_at 0).
     const now = state.touch(payment);
     payment.status = 'cancelled';
     payment.cancelled_at = now;
