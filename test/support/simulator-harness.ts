@@ -1,6 +1,37 @@
 import { startPortOneSimulator, type PortOneSimulatorOptions } from '../../src/gateway/portone/sim/portone-simulator';
-import { SimulatorControlClient } from '../../src/gateway/portone/sim/simulator-control.client';
-import type { CancelRequestRecord, FaultKind, SimulatorEndpoint, V1Payment } from '../../src/gateway/portone/sim/simulator-state';
+import { SimulatorControlClient, type SimulatedPaymentInput } from '../../src/gateway/portone/sim/simulator-control.client';
+import type { CancelRequestRecord, FaultKind, SimulatorEndpoint, SimulatorRuntimeOptions, V1Payment } from '../../src/gateway/portone/sim/simulator-state';
+
+/** A payment made in the buyer's PortOne window, as tests describe it. */
+export interface HarnessPayment {
+  merchantUid: string;
+  /** Exact, decimals allowed (USD 10.40 is 10.4). */
+  amount: number;
+  currency?: string;
+  /** `ready` with payMethod `vbank` is an issued, unpaid virtual account. */
+  status?: 'ready' | 'paid' | 'failed';
+  /** Default `card`. */
+  payMethod?: string;
+  /** Test channel; default false (a live payment). */
+  sandbox?: boolean;
+  /** Sends the notification there; no webhook when absent. */
+  webhookUrl?: string;
+  webhookContentType?: 'json' | 'form';
+}
+
+function toControlInput(p: HarnessPayment): SimulatedPaymentInput {
+  return {
+    merchant_uid: p.merchantUid,
+    amount: p.amount,
+    currency: p.currency,
+    status: p.status,
+    pay_method: p.payMethod,
+    sandbox: p.sandbox,
+    notice_url: p.webhookUrl,
+    webhook: p.webhookUrl !== undefined,
+    webhook_content_type: p.webhookContentType,
+  };
+}
 
 export const SIM_IMP_KEY = 'test-imp-key';
 export const SIM_IMP_SECRET = 'test-imp-secret';
@@ -11,14 +42,16 @@ export interface SimulatorHarness {
   impKey: string;
   impSecret: string;
   control: SimulatorControlClient;
-  pay(options: {
-    merchantUid: string;
-    amount: number;
-    currency?: string;
-    status?: V1Payment['status'];
-    webhookUrl?: string;
-    webhookContentType?: 'json' | 'form';
-  }): Promise<string>;
+  /** Returns the new payment's imp_uid. */
+  pay(options: HarnessPayment): Promise<string>;
+  /** Many payments in one control request; returns their imp_uids in order. */
+  payMany(payments: HarnessPayment[]): Promise<string[]>;
+  /** The buyer deposits into an issued virtual account (ready → paid); sends the `paid` webhook unless `webhook: false`. */
+  deposit(impUid: string, options?: { webhook?: boolean }): Promise<V1Payment>;
+  /** A cancel outside our server (console, PG, chargeback): the whole balance or `amount`; sends the `cancelled` webhook. */
+  consoleCancel(impUid: string, amount?: number): Promise<V1Payment>;
+  /** Switches UNCONFIRMED simulator behaviour (e.g. the status after a partial cancel) until the next reset. */
+  setOptions(options: Partial<SimulatorRuntimeOptions>): Promise<SimulatorRuntimeOptions>;
   fault(options: { endpoint: SimulatorEndpoint | 'all'; kind: FaultKind; times?: number; latencyMs?: number; code?: number; message?: string }): Promise<void>;
   clearFaults(): Promise<void>;
   payment(impUid: string): Promise<V1Payment>;
@@ -40,17 +73,14 @@ export async function startSimulatorHarness(options: Partial<PortOneSimulatorOpt
     impSecret: SIM_IMP_SECRET,
     control,
     async pay(p) {
-      const payment = await control.createPayment({
-        merchant_uid: p.merchantUid,
-        amount: p.amount,
-        currency: p.currency,
-        status: p.status,
-        notice_url: p.webhookUrl,
-        webhook: p.webhookUrl !== undefined,
-        webhook_content_type: p.webhookContentType,
-      });
-      return payment.imp_uid;
+      return (await control.createPayment(toControlInput(p))).imp_uid;
     },
+    async payMany(payments) {
+      return (await control.createPayments(payments.map(toControlInput))).map((p) => p.imp_uid);
+    },
+    deposit: (impUid, o = {}) => control.setStatus(impUid, 'paid', o.webhook ?? true),
+    consoleCancel: (impUid, amount) => control.consoleCancel(impUid, amount),
+    setOptions: (o) => control.setOptions(o),
     fault: (f) => control.injectFault(f),
     clearFaults: () => control.clearFaults(),
     async payment(impUid) {

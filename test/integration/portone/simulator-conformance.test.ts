@@ -142,7 +142,7 @@ describe('A2 GET /payments/{imp_uid}', () => {
   });
 
   test('sandbox payments are hidden unless include_sandbox=true (switch on)', async () => {
-    const p = await control.createPayment({ merchant_uid: 'm-sandbox', amount: 1000 });
+    const p = await control.createPayment({ merchant_uid: 'm-sandbox', amount: 1000, sandbox: true });
     expect((await call('GET', `/payments/${p.imp_uid}`, { headers: await bearer() })).status).toBe(404);
     expect((await call('GET', `/payments/${p.imp_uid}?include_sandbox=true`, { headers: await bearer() })).status).toBe(200);
   });

@@ -2,12 +2,31 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyRequest } from 'fastify';
 import fetch from 'node-fetch';
 import type { Logger } from 'pino';
-import { SimulatorState, toApiPayment, type Fault, type FaultKind, type SimulatorEndpoint, type V1Payment } from './simulator-state';
+import {
+  exactMoney,
+  SimulatorState,
+  toApiPayment,
+  type Fault,
+  type FaultKind,
+  type SimulatorEndpoint,
+  type SimulatorRuntimeOptions,
+  type StoredPayment,
+  type V1Payment,
+} from './simulator-state';
 
 /**
  * A PortOne V1 REST API simulator that follows `shared/portone/contract.md` part A: the envelope, token
- * rules, lookups, cancel rules and webhooks, plus a test-control API under `/__control` (payments in any
- * state, faults, clock, webhooks, ledger). Where the contract marks behaviour UNCONFIRMED it is an option.
+ * rules, lookups, time-window listings, cancel rules, virtual-account revoke and webhooks, plus a
+ * test-control API under `/__control`. Where the contract marks behaviour UNCONFIRMED it is an option.
+ *
+ * Control API (JSON bodies; `SimulatorControlClient` wraps it):
+ * - `POST payments` one payment as the buyer's window makes it (live unless `sandbox: true`; decimals
+ *   allowed); `POST payments/batch {payments: [...]}` many at once.
+ * - `POST payments/:imp_uid/status {status}` late transitions; ready → paid on a `vbank` is the deposit.
+ * - `POST payments/:imp_uid/console-cancel {amount?}` a cancel outside the merchant's server.
+ * - `GET|POST options {partialCancelStatus?, includeSandboxFilter?}` UNCONFIRMED behaviour at run time.
+ * - `POST clock`, `POST|DELETE faults` (endpoints: getToken, getPayment, find, findAll, list, cancel,
+ *   revokeVbank, prepare), `POST webhooks`, `GET ledger`, `POST reset` (also restores the options).
  */
 export interface PortOneSimulatorOptions {
   port?: number;
@@ -19,9 +38,9 @@ export interface PortOneSimulatorOptions {
   /** The console's notification URL; a payment's own notice_url wins. */
   webhookUrl?: string | null;
   webhookContentType?: 'json' | 'form';
-  /** UNCONFIRMED: status after a partial cancel. */
+  /** UNCONFIRMED: status after a partial cancel (default `paid`); also switchable at run time. */
   partialCancelStatus?: 'paid' | 'cancelled';
-  /** UNCONFIRMED: hide sandbox payments from single lookups unless include_sandbox=true. */
+  /** UNCONFIRMED: hide sandbox payments from single lookups unless include_sandbox=true; switchable too. */
   includeSandboxFilter?: boolean;
   /** Webhook retry (opt-in at PortOne): 5 more tries on 5xx or network error. */
   webhookRetry?: { enabled: boolean; intervalMs: number };
@@ -42,6 +61,11 @@ export const DEFAULT_MESSAGES = {
   vbankRefundAccount: '가상계좌 취소는 계좌번호, 예금주, 은행명을 입력해야 합니다.',
   prepareNotFound: '사전등록된 결제정보가 존재하지 않습니다.',
   prepareExists: '이미 사전등록된 merchant_uid 입니다.',
+  invalidPaymentStatus: 'payment_status 값이 올바르지 않습니다.',
+  pageOutOfRange: '데이터 범위를 넘어선 page 입니다.',
+  invalidListQuery: '검색 조건이 올바르지 않습니다.',
+  notVbank: '가상계좌 결제건이 아닙니다.',
+  vbankNotReady: '입금대기(ready) 상태의 가상계좌가 아닙니다.',
 };
 
 export interface PortOneSimulator {
@@ -57,7 +81,10 @@ const envelope = (response: unknown) => ({ code: 0, message: null, response });
 const failure = (code: number, message: string) => ({ code, message, response: null });
 
 export async function startPortOneSimulator(options: PortOneSimulatorOptions): Promise<PortOneSimulator> {
-  const state = new SimulatorState();
+  const state = new SimulatorState({
+    partialCancelStatus: options.partialCancelStatus ?? 'paid',
+    includeSandboxFilter: options.includeSandboxFilter ?? false,
+  });
   const messages = { ...DEFAULT_MESSAGES, ...options.messages };
   const server = Fastify({ logger: false });
   await server.register(formbody);
@@ -118,7 +145,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     { config: { endpoint: 'getPayment' } },
     async (request, reply) => {
       const payment = state.payments.get(request.params.imp_uid);
-      const hidden = options.includeSandboxFilter && payment?.sandbox && request.query.include_sandbox !== 'true';
+      const hidden = state.options.includeSandboxFilter && payment?.sandbox && request.query.include_sandbox !== 'true';
       if (!payment || hidden) return reply.code(404).send(failure(-1, messages.notFound));
       return envelope(toApiPayment(payment));
     },
@@ -142,7 +169,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
       path,
       { config: { endpoint: 'find' } },
       async (request, reply) => {
-        if (!validStatus(request.params.payment_status)) return reply.code(400).send(failure(-1, 'payment_status 값이 올바르지 않습니다.'));
+        if (!validStatus(request.params.payment_status)) return reply.code(400).send(failure(-1, messages.invalidPaymentStatus));
         const [first] = findSorted(request.params.merchant_uid, request.params.payment_status, request.query.sorting);
         if (!first) return reply.code(404).send(failure(-1, messages.notFound));
         return envelope(toApiPayment(first));
@@ -155,17 +182,84 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
       path,
       { config: { endpoint: 'findAll' } },
       async (request, reply) => {
-        if (!validStatus(request.params.payment_status)) return reply.code(400).send(failure(-1, 'payment_status 값이 올바르지 않습니다.'));
+        if (!validStatus(request.params.payment_status)) return reply.code(400).send(failure(-1, messages.invalidPaymentStatus));
         const all = findSorted(request.params.merchant_uid, request.params.payment_status, request.query.sorting);
         if (all.length === 0) return reply.code(404).send(failure(-1, messages.notFound));
         const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 20) || 20));
         const page = Math.max(1, Number(request.query.page ?? 1) || 1);
-        const list = all.slice((page - 1) * limit, page * limit).map(toApiPayment);
-        const last = Math.ceil(all.length / limit);
-        return envelope({ total: all.length, previous: page > 1 ? page - 1 : 0, next: page < last ? page + 1 : 0, list });
+        return envelope(pageOf(all, page, limit));
       },
     );
   }
+
+  // GET /payments/status/{payment_status}: the time-window listing (Swagger `getPaymentsByStatus`).
+  const LISTING_STATUSES = ['all', 'ready', 'paid', 'cancelled', 'failed'] as const;
+  const SORTINGS = ['-started', 'started', '-paid', 'paid', '-updated', 'updated'];
+  const NINETY_DAYS = 90 * 86_400;
+  /**
+   * The Swagger (from/to): "결제건의 최종 status에 따라 다른 검색기준이 적용됩니다" — the window applies to the
+   * time of each payment's own status (ready: started, paid: paid, cancelled: cancelled, failed: failed),
+   * for `all` as well: a paid payment is listed by when it was paid, not when its window opened.
+   */
+  const windowTime = (payment: StoredPayment): number =>
+    ({ ready: payment.started_at, paid: payment.paid_at, cancelled: payment.cancelled_at, failed: payment.failed_at })[payment.status];
+  /** The parameter as an integer, `fallback` when absent, NaN when it is not an integer. */
+  const integerParam = (value: string | undefined, fallback: number): number => {
+    if (value === undefined || value === '') return fallback;
+    return /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
+  };
+
+  server.get<{ Params: { payment_status: string }; Querystring: { page?: string; limit?: string; from?: string; to?: string; sorting?: string } }>(
+    '/payments/status/:payment_status',
+    { config: { endpoint: 'list' } },
+    async (request, reply) => {
+      const status = request.params.payment_status;
+      if (!(LISTING_STATUSES as readonly string[]).includes(status)) return reply.code(400).send(failure(-1, messages.invalidPaymentStatus));
+      const page = integerParam(request.query.page, 1);
+      const limit = integerParam(request.query.limit, 20);
+      const windowEnd = integerParam(request.query.to, state.now());
+      const windowStart = integerParam(request.query.from, windowEnd - NINETY_DAYS);
+      const sorting = request.query.sorting ?? '-started';
+      const integers = [page, limit, windowEnd, windowStart].every(Number.isInteger);
+      // Outside the Swagger's bounds (limit 1..1000): PortOne's answer is UNCONFIRMED (it may clamp); refusing
+      // makes a client that relies on more than 1000 rows per page fail here rather than in production.
+      if (!integers || page < 1 || limit < 1 || limit > 1000 || !SORTINGS.includes(sorting)) {
+        return reply.code(400).send(failure(-1, messages.invalidListQuery));
+      }
+      // "검색기간은 최대 90일": the response to a longer window is UNCONFIRMED; refusing it keeps callers honest.
+      if (windowStart > windowEnd || windowEnd - windowStart > NINETY_DAYS) return reply.code(400).send(failure(-1, messages.invalidListQuery));
+      const field = sorting.endsWith('paid') ? 'paid_at' : sorting.endsWith('updated') ? 'updated_at' : 'started_at';
+      const descending = sorting.startsWith('-');
+      const matching = [...state.payments.values()]
+        .filter((p) => (status === 'all' || p.status === status) && windowTime(p) >= windowStart && windowTime(p) <= windowEnd)
+        .sort((a, b) => {
+          const diff = a[field] - b[field] || a.seq - b.seq;
+          return descending ? -diff : diff;
+        });
+      // The Swagger answers 400 for "a page beyond the data"; page 1 of an empty listing is an empty page.
+      if (page > Math.max(1, Math.ceil(matching.length / limit))) return reply.code(400).send(failure(-1, messages.pageOutOfRange));
+      return envelope(pageOf(matching, page, limit));
+    },
+  );
+
+  // DELETE /vbanks/{imp_uid}: revoke an issued, unpaid virtual account (Swagger `revokeVbank`).
+  server.delete<{ Params: { imp_uid: string } }>('/vbanks/:imp_uid', { config: { endpoint: 'revokeVbank' } }, async (request, reply) => {
+    const payment = state.payments.get(request.params.imp_uid);
+    if (!payment) return reply.code(404).send(failure(-1, messages.notFound));
+    if (payment.pay_method !== 'vbank') return reply.code(400).send(failure(-1, messages.notVbank));
+    if (payment.status !== 'ready') return reply.code(400).send(failure(-1, messages.vbankNotReady));
+    // How PortOne shows a revoked account is not documented beyond "cancelled" being the only fitting
+    // status. No money moved, so `amount` stays the issued amount, `cancel_amount` stays 0 and
+    // `cancel_history` stays empty (its entries are refunds with a PG transaction); `cancelled_at` is set
+    // because the cancelled listing filters on it, and `cancel_reason` says what happened. No webhook:
+    // none of the documented triggers (contract A7) is a revoke. Readers take note: such a record has
+    // amount − cancel_amount = amount although nothing was ever paid (paid_at 0).
+    const now = state.touch(payment);
+    payment.status = 'cancelled';
+    payment.cancelled_at = now;
+    payment.cancel_reason = '가상계좌 발급취소';
+    return envelope(toApiPayment(payment));
+  });
 
   server.post('/payments/cancel', { config: { endpoint: 'cancel' } }, async (request, reply) => {
     const body = (request.body ?? {}) as Body;
@@ -183,21 +277,24 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     else return reject(-1, messages.missingIds);
     if (!payment) return reject(1, messages.cancelNotFound);
     record.impUid = payment.imp_uid;
-    if (payment.status === 'cancelled' || payment.cancel_amount >= payment.amount) return reject(1, messages.alreadyCancelled);
-    if (payment.status !== 'paid') return reject(-1, messages.notPaid);
-    const remaining = payment.amount - payment.cancel_amount;
-    const requested = Number(body.amount ?? 0) || 0; // missing or 0: the whole remaining balance
+    const remaining = exactMoney(payment.amount - payment.cancel_amount);
+    // With partialCancelStatus 'cancelled' a payment reads cancelled while part of it is still paid; what
+    // is left stays cancellable. A never-paid cancelled record (a revoked virtual account) has nothing.
+    const partlyCancelled = payment.status === 'cancelled' && payment.paid_at > 0 && remaining > 0;
+    if (remaining <= 0 || (payment.status === 'cancelled' && !partlyCancelled)) return reject(1, messages.alreadyCancelled);
+    if (payment.status !== 'paid' && !partlyCancelled) return reject(-1, messages.notPaid);
+    const requested = exactMoney(Number(body.amount ?? 0) || 0); // missing or 0: the whole remaining balance
     const amount = requested > 0 ? requested : remaining;
     const checksum = body.checksum;
-    if (checksum !== undefined && checksum !== null && checksum !== '' && Number(checksum) !== remaining) {
+    if (checksum !== undefined && checksum !== null && checksum !== '' && exactMoney(Number(checksum)) !== remaining) {
       return reject(-1, messages.checksumMismatch);
     }
     if (amount > remaining) return reject(-1, messages.amountTooLarge);
     if (payment.pay_method === 'vbank' && !(body.refund_holder && body.refund_bank && body.refund_account)) {
       return reject(-1, messages.vbankRefundAccount);
     }
-    const now = state.now();
-    payment.cancel_amount += amount;
+    const now = state.touch(payment);
+    payment.cancel_amount = exactMoney(payment.cancel_amount + amount);
     payment.cancel_history.push({
       pg_tid: payment.pg_tid,
       amount,
@@ -209,8 +306,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     payment.cancel_receipt_urls.push(`https://iniweb.inicis.com/receipt/cancel/${payment.imp_uid}`);
     payment.cancelled_at = now;
     payment.cancel_reason = typeof body.reason === 'string' ? body.reason : null;
-    payment.status = payment.cancel_amount >= payment.amount ? 'cancelled' : (options.partialCancelStatus ?? 'paid');
-    payment.updated_at = now;
+    payment.status = payment.cancel_amount >= payment.amount ? 'cancelled' : state.options.partialCancelStatus;
     record.applied = true;
     record.outcome = 'applied';
     if (body.enable_webhook === true || body.enable_webhook === 'true') notify(payment, 'cancelled');
@@ -289,24 +385,26 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
 
   // --- test control API --------------------------------------------------------------------------
   if (options.control) {
-    server.post('/__control/payments', async (request, reply) => {
-      const body = (request.body ?? {}) as Body;
+    /** What the buyer's payment window produces; fires the notification unless `webhook: false`. */
+    const createFromControl = (body: Body): { payment: StoredPayment } | { error: string; httpStatus: number } => {
       const merchantUid = nonEmpty(body.merchant_uid);
       const amount = Number(body.amount);
-      if (!merchantUid || !Number.isFinite(amount) || amount < 0) return reply.code(400).send({ error: 'merchant_uid and a non-negative amount are required' });
+      if (!merchantUid || !Number.isFinite(amount) || amount < 0) return { httpStatus: 400, error: 'merchant_uid and a non-negative amount are required' };
       const currency = nonEmpty(body.currency) ?? 'KRW';
       const prepared = state.prepared.get(merchantUid);
       if (prepared && (prepared.amount !== amount || (prepared.currency && prepared.currency !== currency))) {
         // PortOne would not open the payment window for a tampered amount of a prepared order.
-        return reply.code(409).send({ error: `merchant_uid ${merchantUid} was prepared for ${prepared.amount}; the payment window refuses ${amount}` });
+        return { httpStatus: 409, error: `merchant_uid ${merchantUid} was prepared for ${prepared.amount}; the payment window refuses ${amount}` };
       }
+      const status = (nonEmpty(body.status) as V1Payment['status'] | null) ?? 'paid';
+      if (!['ready', 'paid', 'failed'].includes(status)) return { httpStatus: 400, error: 'status must be ready, paid or failed' };
       const payment = state.newPayment({
         merchant_uid: merchantUid,
         amount,
         currency,
-        status: (nonEmpty(body.status) as V1Payment['status'] | null) ?? 'paid',
+        status,
         pay_method: nonEmpty(body.pay_method) ?? undefined,
-        sandbox: body.sandbox === undefined ? undefined : Boolean(body.sandbox),
+        sandbox: body.sandbox === undefined ? undefined : body.sandbox === true || body.sandbox === 'true',
         notice_url: nonEmpty(body.notice_url),
       });
       const webhook = body.webhook !== false;
@@ -318,35 +416,78 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
           notify(payment, payment.status);
         }
       }
-      return reply.code(201).send(toApiPayment(payment));
+      return { payment };
+    };
+
+    server.post('/__control/payments', async (request, reply) => {
+      const created = createFromControl((request.body ?? {}) as Body);
+      if ('error' in created) return reply.code(created.httpStatus).send({ error: created.error });
+      return reply.code(201).send(toApiPayment(created.payment));
     });
 
+    // Many payments in one call (listing and load tests); stops at the first refused one.
+    server.post('/__control/payments/batch', async (request, reply) => {
+      const inputs = ((request.body ?? {}) as Body).payments;
+      if (!Array.isArray(inputs)) return reply.code(400).send({ error: 'payments must be an array' });
+      const payments: V1Payment[] = [];
+      for (const [index, input] of inputs.entries()) {
+        const created = createFromControl((input ?? {}) as Body);
+        if ('error' in created) return reply.code(created.httpStatus).send({ error: `payments[${index}]: ${created.error}`, created: payments.length });
+        payments.push(toApiPayment(created.payment));
+      }
+      return reply.code(201).send({ payments });
+    });
+
+    // A late transition: failed → paid (PayPal-like late approval) or a virtual account's deposit (ready → paid).
     server.post<{ Params: { imp_uid: string } }>('/__control/payments/:imp_uid/status', async (request, reply) => {
       const payment = state.payments.get(request.params.imp_uid);
       if (!payment) return reply.code(404).send({ error: 'unknown imp_uid' });
       const status = nonEmpty(((request.body ?? {}) as Body).status) as V1Payment['status'];
       if (!['ready', 'paid', 'failed'].includes(status)) return reply.code(400).send({ error: 'status must be ready, paid or failed' });
-      const now = state.now();
+      // A cancelled record (refunded, or a revoked virtual account) takes no deposit and no approval.
+      if (payment.status === 'cancelled') return reply.code(409).send({ error: `${payment.imp_uid} is cancelled; its status cannot change` });
+      const now = state.touch(payment);
       payment.status = status;
       if (status === 'paid') payment.paid_at = now;
       if (status === 'failed') payment.failed_at = now;
-      payment.updated_at = now;
       if (status === 'paid' && ((request.body ?? {}) as Body).webhook !== false) notify(payment, 'paid');
       return toApiPayment(payment);
     });
 
+    // A cancel made in PortOne's console (or by the PG): the whole balance, or `amount` of it.
     server.post<{ Params: { imp_uid: string } }>('/__control/payments/:imp_uid/console-cancel', async (request, reply) => {
       const payment = state.payments.get(request.params.imp_uid);
       if (!payment) return reply.code(404).send({ error: 'unknown imp_uid' });
-      const now = state.now();
-      const remaining = payment.amount - payment.cancel_amount;
-      payment.cancel_history.push({ pg_tid: payment.pg_tid, amount: remaining, cancelled_at: now, reason: '관리자 콘솔 취소', cancellation_id: state.newCancellationId(), receipt_url: '' });
-      payment.cancel_amount = payment.amount;
-      payment.status = 'cancelled';
+      const remaining = exactMoney(payment.amount - payment.cancel_amount);
+      const body = (request.body ?? {}) as Body;
+      const amount = body.amount === undefined || body.amount === null ? remaining : exactMoney(Number(body.amount));
+      if (!Number.isFinite(amount) || amount <= 0 || amount > remaining) {
+        return reply.code(400).send({ error: `amount must be positive and at most the balance ${remaining}` });
+      }
+      if (payment.paid_at === 0) return reply.code(409).send({ error: `${payment.imp_uid} was never paid; nothing to cancel` });
+      const now = state.touch(payment);
+      payment.cancel_history.push({ pg_tid: payment.pg_tid, amount, cancelled_at: now, reason: '관리자 콘솔 취소', cancellation_id: state.newCancellationId(), receipt_url: '' });
+      payment.cancel_amount = exactMoney(payment.cancel_amount + amount);
+      payment.status = payment.cancel_amount >= payment.amount ? 'cancelled' : state.options.partialCancelStatus;
       payment.cancelled_at = now;
-      payment.updated_at = now;
+      payment.cancel_reason = '관리자 콘솔 취소';
       notify(payment, 'cancelled');
       return toApiPayment(payment);
+    });
+
+    // The UNCONFIRMED behaviours, switchable while running; `/__control/reset` restores the start-up values.
+    server.get('/__control/options', async () => state.options);
+    server.post('/__control/options', async (request, reply) => {
+      const body = (request.body ?? {}) as Partial<Record<keyof SimulatorRuntimeOptions, unknown>>;
+      if (body.partialCancelStatus !== undefined && body.partialCancelStatus !== 'paid' && body.partialCancelStatus !== 'cancelled') {
+        return reply.code(400).send({ error: 'partialCancelStatus must be paid or cancelled' });
+      }
+      if (body.includeSandboxFilter !== undefined && typeof body.includeSandboxFilter !== 'boolean') {
+        return reply.code(400).send({ error: 'includeSandboxFilter must be a boolean' });
+      }
+      if (body.partialCancelStatus !== undefined) state.options.partialCancelStatus = body.partialCancelStatus;
+      if (body.includeSandboxFilter !== undefined) state.options.includeSandboxFilter = body.includeSandboxFilter;
+      return state.options;
     });
 
     server.post('/__control/clock', async (request) => {
@@ -419,6 +560,17 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     impKey: options.impKey,
     impSecret: options.impSecret,
     close: () => server.close(),
+  };
+}
+
+/** One page of a listing in PortOne's paged shape; `previous`/`next` are 0 when there is none. */
+function pageOf(all: StoredPayment[], page: number, limit: number) {
+  const last = Math.ceil(all.length / limit);
+  return {
+    total: all.length,
+    previous: page > 1 ? page - 1 : 0,
+    next: page < last ? page + 1 : 0,
+    list: all.slice((page - 1) * limit, page * limit).map(toApiPayment),
   };
 }
 

@@ -1,5 +1,5 @@
 import fetch from 'node-fetch';
-import type { CancelRequestRecord, FaultKind, SimulatorEndpoint, V1Payment, WebhookRecord } from './simulator-state';
+import type { CancelRequestRecord, FaultKind, SimulatorEndpoint, SimulatorRuntimeOptions, V1Payment, WebhookRecord } from './simulator-state';
 
 export interface SimulatorLedger {
   now: number;
@@ -10,30 +10,54 @@ export interface SimulatorLedger {
   prepared: Array<{ merchant_uid: string; amount: number; currency: string | null }>;
 }
 
+/** A payment as the buyer's PortOne window would produce it. */
+export interface SimulatedPaymentInput {
+  merchant_uid: string;
+  /** Exact, decimals allowed (USD 10.40 is 10.4). */
+  amount: number;
+  currency?: string;
+  /** `ready` for an issued, unpaid virtual account (with pay_method `vbank`); default `paid`. */
+  status?: 'ready' | 'paid' | 'failed';
+  /** Default `card`; `vbank` for a virtual account. */
+  pay_method?: string;
+  /** A test-channel payment; default false (live). */
+  sandbox?: boolean;
+  notice_url?: string;
+  webhook?: boolean;
+  webhook_content_type?: 'json' | 'form';
+}
+
 /** Drives the simulator's `/__control` API over HTTP: what tests and the demo use to play the browser. */
 export class SimulatorControlClient {
   constructor(private readonly baseUrl: string) {}
 
   /** What the buyer's PortOne payment window produces; fires the notification unless `webhook: false`. */
-  async createPayment(input: {
-    merchant_uid: string;
-    amount: number;
-    currency?: string;
-    status?: V1Payment['status'];
-    pay_method?: string;
-    notice_url?: string;
-    webhook?: boolean;
-    webhook_content_type?: 'json' | 'form';
-  }): Promise<V1Payment> {
+  async createPayment(input: SimulatedPaymentInput): Promise<V1Payment> {
     return this.post('/__control/payments', input);
   }
 
+  /** Many payments in one request, in order; refused as a whole at the first invalid one. */
+  async createPayments(inputs: SimulatedPaymentInput[]): Promise<V1Payment[]> {
+    return (await this.post<{ payments: V1Payment[] }>('/__control/payments/batch', { payments: inputs })).payments;
+  }
+
+  /** A late transition; `ready` → `paid` on a virtual account is the buyer's deposit. Refused on a cancelled record. */
   async setStatus(impUid: string, status: 'ready' | 'paid' | 'failed', webhook = true): Promise<V1Payment> {
     return this.post(`/__control/payments/${encodeURIComponent(impUid)}/status`, { status, webhook });
   }
 
-  async consoleCancel(impUid: string): Promise<V1Payment> {
-    return this.post(`/__control/payments/${encodeURIComponent(impUid)}/console-cancel`, {});
+  /** A cancel outside our server (PortOne console, PG, chargeback): the whole balance, or `amount` of it; sends the `cancelled` webhook. */
+  async consoleCancel(impUid: string, amount?: number): Promise<V1Payment> {
+    return this.post(`/__control/payments/${encodeURIComponent(impUid)}/console-cancel`, amount === undefined ? {} : { amount });
+  }
+
+  /** Switches UNCONFIRMED behaviours while running; `reset()` restores the start-up values. Returns the options now in force. */
+  async setOptions(options: Partial<SimulatorRuntimeOptions>): Promise<SimulatorRuntimeOptions> {
+    return this.post('/__control/options', options);
+  }
+
+  async options(): Promise<SimulatorRuntimeOptions> {
+    return this.request('GET', '/__control/options');
   }
 
   async advanceClock(seconds: number): Promise<{ now: number }> {

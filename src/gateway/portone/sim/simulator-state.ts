@@ -67,7 +67,26 @@ export interface V1Cancellation {
   receipt_url: string;
 }
 
-export type SimulatorEndpoint = 'getToken' | 'getPayment' | 'find' | 'findAll' | 'cancel' | 'prepare';
+export type SimulatorEndpoint = 'getToken' | 'getPayment' | 'find' | 'findAll' | 'list' | 'cancel' | 'revokeVbank' | 'prepare';
+
+/**
+ * Behaviour PortOne does not document (contract part E), switchable at run time through
+ * `POST /__control/options` and restored to the start-up values by `/__control/reset`.
+ */
+export interface SimulatorRuntimeOptions {
+  /** UNCONFIRMED: the status a payment shows after a partial (not full) cancel. */
+  partialCancelStatus: 'paid' | 'cancelled';
+  /** UNCONFIRMED: hide sandbox payments from single lookups unless include_sandbox=true. */
+  includeSandboxFilter: boolean;
+}
+
+/**
+ * PortOne V1 amounts are JSON numbers that may carry decimals (USD 10.40). Every sum and difference is
+ * rounded to 4 decimal places so that 0.40 + 10.00 is exactly 10.4, never 10.399999999999999.
+ */
+export function exactMoney(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
+}
 export type FaultKind = 'latency' | 'http500' | 'http503' | 'reset' | 'applyThenLose' | 'businessError';
 
 export interface Fault {
@@ -109,7 +128,12 @@ export class SimulatorState {
   cancelRequests: CancelRequestRecord[] = [];
   webhooks: WebhookRecord[] = [];
   faults: Fault[] = [];
+  options: SimulatorRuntimeOptions;
   private seq = 0;
+
+  constructor(private readonly initialOptions: SimulatorRuntimeOptions = { partialCancelStatus: 'paid', includeSandboxFilter: false }) {
+    this.options = { ...initialOptions };
+  }
 
   now(): number {
     return Math.floor(Date.now() / 1000) + this.clockOffsetSeconds;
@@ -124,6 +148,14 @@ export class SimulatorState {
     this.cancelRequests = [];
     this.webhooks = [];
     this.faults = [];
+    this.options = { ...this.initialOptions };
+  }
+
+  /** Records a change of a payment; `updated_at` backs the `updated` sortings of the listings. */
+  touch(payment: StoredPayment): number {
+    const now = this.now();
+    payment.updated_at = now;
+    return now;
   }
 
   /** The fault to apply to this request, if any; consumes one of its remaining uses. */
@@ -140,6 +172,7 @@ export class SimulatorState {
     currency?: string;
     status?: V1Payment['status'];
     pay_method?: string;
+    /** Test channel; a payment is live unless asked (issue 10: channel keys are public). */
     sandbox?: boolean;
     notice_url?: string | null;
     name?: string;
@@ -180,7 +213,7 @@ export class SimulatorState {
       vbank_date: isVbank ? now + 86400 * 3 : 0,
       vbank_issued_at: isVbank ? now : 0,
       name: input.name ?? '좌석 예매',
-      amount: input.amount,
+      amount: exactMoney(input.amount),
       cancel_amount: 0,
       currency: input.currency ?? 'KRW',
       buyer_name: '홍길동',

@@ -44,6 +44,19 @@ interface V1PaymentBody {
 
 const STATUS: Record<string, GatewayPaymentStatus> = { ready: 'READY', paid: 'PAID', failed: 'FAILED', cancelled: 'CANCELLED' };
 
+/** PortOne's documented bounds for `GET /payments/status/{status}`. */
+const LIST_LIMIT_MAX = 1000;
+const LIST_WINDOW_MAX_SECONDS = 90 * 86_400;
+
+/**
+ * V1 amounts are JSON numbers with decimals for some currencies; drop binary noise past 4 decimal places
+ * (the precision `moneyMinus` keeps) and never round to whole units.
+ */
+function exactAmount(value: number | string | null | undefined): number {
+  const n = Number(value ?? 0);
+  return Number.isFinite(n) ? Math.round(n * 10_000) / 10_000 : Number.NaN;
+}
+
 /** Connect timeouts need a socket-level timer: node-fetch's own timeout covers the whole response. */
 function agentWithConnectTimeout(baseUrl: string, connectTimeoutMs: number): http.Agent {
   const Base = baseUrl.startsWith('https:') ? https.Agent : http.Agent;
@@ -117,25 +130,43 @@ export class PortOneV1Client implements PaymentGateway {
     return toGatewayPayment(body);
   }
 
+  /**
+   * One page of `GET /payments/status/{status}`. The window is inclusive at both ends in whole seconds
+   * (from rounded down, to rounded up, so nothing inside it is lost) and at most 90 days, as PortOne
+   * documents. Pages are numbered over a set that can change between two calls: a payment that leaves the
+   * listing (paid → cancelled) shifts later ones one place back, so a walk by page number can skip one;
+   * callers that must see everything overlap their windows or walk again.
+   */
   async listPayments(query: PaymentListQuery): Promise<PaymentListPage> {
+    const from = Math.floor(query.from.getTime() / 1000);
+    const to = Math.ceil(query.to.getTime() / 1000);
+    if (!Number.isInteger(query.page) || query.page < 1) throw new RangeError(`listPayments page must be an integer >= 1, got ${query.page}`);
+    if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > LIST_LIMIT_MAX) {
+      throw new RangeError(`listPayments limit must be an integer from 1 to ${LIST_LIMIT_MAX}, got ${query.limit}`);
+    }
+    if (!Number.isFinite(from) || !Number.isFinite(to) || from > to || to - from > LIST_WINDOW_MAX_SECONDS) {
+      throw new RangeError(`listPayments window must be valid dates running forwards over at most 90 days, got UNIX ${from} .. ${to}`);
+    }
     const params = new URLSearchParams({
       page: String(query.page),
       limit: String(query.limit),
-      from: String(Math.floor(query.from.getTime() / 1000)),
-      to: String(Math.ceil(query.to.getTime() / 1000)),
-      // Oldest first, so a page boundary never hides a payment that changes while we read.
+      from: String(from),
+      to: String(to),
+      // Oldest first, so a payment that changes while we read moves towards pages not yet read.
       sorting: query.status === 'paid' ? 'paid' : query.status === 'ready' ? 'started' : 'updated',
     });
-    let body: { total: number; next: number; list: V1PaymentBody[] };
+    let body: { total: number; next: number; list: V1PaymentBody[] | null };
     try {
-      body = await this.authorized('read', 'GET', `/payments/status/${query.status}?${params.toString()}`);
+      body = await this.authorized('list', 'GET', `/payments/status/${query.status}?${params.toString()}`);
     } catch (error) {
+      // The mapper says NOT_FOUND only when the page does not exist (the listing shrank under us).
       if (error instanceof GatewayError && error.kind === 'NOT_FOUND') return { payments: [], nextPage: null };
       throw error;
     }
-    return { payments: (body.list ?? []).map(toGatewayPayment), nextPage: body.next ? body.next : null };
+    return { payments: (body.list ?? []).map(toGatewayPayment), nextPage: body.next > query.page ? body.next : null };
   }
 
+  /** `DELETE /vbanks/{imp_uid}`: the account then reads CANCELLED with nothing cancelled and no paidAt. */
   async revokeVirtualAccount(gatewayPaymentId: string): Promise<GatewayPayment> {
     const body = await this.authorized<V1PaymentBody>('revokeVbank', 'DELETE', `/vbanks/${encodeURIComponent(gatewayPaymentId)}`);
     return toGatewayPayment(body);
@@ -239,8 +270,8 @@ function toGatewayPayment(body: V1PaymentBody): GatewayPayment {
     gatewayPaymentId: body.imp_uid,
     merchantUid: body.merchant_uid,
     status: STATUS[body.status] ?? 'FAILED',
-    amount: body.amount,
-    cancelledAmount: body.cancel_amount ?? 0,
+    amount: exactAmount(body.amount),
+    cancelledAmount: exactAmount(body.cancel_amount),
     currency: body.currency,
     sandbox: body.sandbox === true,
     payMethod: (body.pay_method ?? 'card').toLowerCase(),
@@ -248,7 +279,7 @@ function toGatewayPayment(body: V1PaymentBody): GatewayPayment {
     paidAt: body.paid_at ? new Date(body.paid_at * 1000) : null,
     cancellations: (body.cancel_history ?? []).map((c) => ({
       cancellationId: c.cancellation_id,
-      amount: c.amount,
+      amount: exactAmount(c.amount),
       reason: c.reason,
       cancelledAt: new Date(c.cancelled_at * 1000),
     })),

@@ -4,7 +4,10 @@ import { GatewayError } from '../../payment-gateway';
 const ALREADY_CANCELLED = /이미 전액\s*취소|already.*cancel/i;
 const CANCEL_TARGET_MISSING = /취소할 결제건이 존재하지 않습니다/;
 
-export type PortOneV1Operation = 'getToken' | 'read' | 'cancel' | 'revokeVbank';
+export type PortOneV1Operation = 'getToken' | 'read' | 'list' | 'cancel' | 'revokeVbank';
+
+/** Calls that change a payment: when one may have reached PortOne, only reading back tells what happened. */
+const CHANGES_PAYMENT: ReadonlySet<PortOneV1Operation> = new Set(['cancel', 'revokeVbank']);
 
 export type PortOneV1Failure =
   | { kind: 'http'; httpStatus: number; code: number | null; message: string | null }
@@ -18,8 +21,8 @@ export type PortOneV1Failure =
 export function mapPortOneV1Failure(operation: PortOneV1Operation, failure: PortOneV1Failure): GatewayError {
   if (failure.kind === 'network') {
     const detail = `PortOne ${operation}: ${failure.message}`;
-    // A cancel that may have reached PortOne has an unknown outcome; reads are always safe to repeat.
-    if (operation === 'cancel' && failure.requestSent) return new GatewayError('OUTCOME_UNKNOWN', detail, { gatewayCode: failure.code });
+    // A cancel or revoke that may have reached PortOne has an unknown outcome; reads are always safe to repeat.
+    if (CHANGES_PAYMENT.has(operation) && failure.requestSent) return new GatewayError('OUTCOME_UNKNOWN', detail, { gatewayCode: failure.code });
     return new GatewayError('UNAVAILABLE', detail, { gatewayCode: failure.code });
   }
 
@@ -29,9 +32,12 @@ export function mapPortOneV1Failure(operation: PortOneV1Operation, failure: Port
   if (httpStatus === 401) return new GatewayError('MISCONFIGURED', `PortOne refused our credentials (${operation}): ${message}`, details);
   if (failure.kind === 'http') {
     if (httpStatus === 404) return new GatewayError('NOT_FOUND', `PortOne: ${message}`, details);
+    // A listing answers 400 for "a page beyond the data" (Swagger getPaymentsByStatus). The client checks
+    // status, limit and window before sending, so for it a 400 can only mean that page does not exist.
+    if (operation === 'list' && httpStatus === 400) return new GatewayError('NOT_FOUND', `PortOne list: no such page (${message})`, details);
     if (httpStatus >= 500) {
-      // 503 comes from PortOne's edge before any processing; other 5xx may follow a processed cancel.
-      if (operation === 'cancel' && httpStatus !== 503) return new GatewayError('OUTCOME_UNKNOWN', `PortOne ${operation}: HTTP ${httpStatus}`, details);
+      // 503 comes from PortOne's edge before any processing; other 5xx may follow a processed change.
+      if (CHANGES_PAYMENT.has(operation) && httpStatus !== 503) return new GatewayError('OUTCOME_UNKNOWN', `PortOne ${operation}: HTTP ${httpStatus}`, details);
       return new GatewayError('UNAVAILABLE', `PortOne ${operation}: HTTP ${httpStatus}`, details);
     }
     return new GatewayError('REJECTED', `PortOne ${operation}: HTTP ${httpStatus} ${message}`, details);
