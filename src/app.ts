@@ -104,7 +104,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
       graceMs: config.reconciliation.graceMs,
       sweepOverlapMs: config.reconciliation.sweepOverlapMs,
       sweepLookbackMs: 86_400_000,
-      sweepPageSize: 1000,
+      sweepPageSize: config.reconciliation.sweepPageSize,
       sweepMaxPagesPerRun: 100,
       reportBackoffBaseMs: 30_000,
       reportBackoffMaxMs: 3_600_000,

@@ -41,6 +41,8 @@ export interface AppConfig {
     graceMs: number;
     /** How much of PortOne's listing each sweep re-reads before its cursor. */
     sweepOverlapMs: number;
+    /** Payments per listing call (V1 allows 1000); a window with more is split. */
+    sweepPageSize: number;
   };
   logLevel: string;
   introspection: boolean;
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       intervalMs: int('RECONCILE_INTERVAL_MS', 60000, 100, 86400000),
       graceMs: int('RECONCILE_GRACE_MS', 120000, 0, 86400000),
       sweepOverlapMs: int('RECONCILE_SWEEP_OVERLAP_MS', 600000, 0, 86400000),
+      sweepPageSize: int('RECONCILE_SWEEP_PAGE_SIZE', 1000, 1, 1000),
     },
     logLevel: str('LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     failpoints: str('FAILPOINTS') ?? null,

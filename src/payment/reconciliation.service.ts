@@ -22,7 +22,7 @@ export interface ReconciliationPolicy {
   /** Where the very first sweep starts, before the oldest reservation. */
   sweepLookbackMs: number;
   sweepPageSize: number;
-  /** Pages per listing per run; the cursor only moves past a window read to its end. */
+  /** PortOne listing calls per listing per run; the cursor only moves past a window read to its end. */
   sweepMaxPagesPerRun: number;
   /** A reported reservation is read again after this, doubling up to the max, until `reportGiveUpMs` after the report. */
   reportBackoffBaseMs: number;
@@ -92,32 +92,51 @@ export class ReconciliationService {
     return report;
   }
 
+  /**
+   * Reads one listing from the cursor to now. Each window is read in a single page: a page-numbered walk
+   * over a listing that changes underneath (a payment cancelled mid-walk leaves the `paid` listing and
+   * shifts the rest back) can skip a payment, so a window that does not fit in one page is split in two,
+   * oldest half first, down to one second. The cursor follows every window read to its end.
+   */
   private async sweep(listing: PaymentListQuery['status'], report: ReconciliationReport): Promise<void> {
     const em = this.orm.em.fork();
     const now = this.clock.now().getTime();
     const cursor = await em.findOne(SweepCursor, { listing });
-    let from = cursor ? cursor.sweptUntil.getTime() - this.policy.sweepOverlapMs : await this.firstSweepStart(em, now);
-    let pages = 0;
-    while (from < now && pages < this.policy.sweepMaxPagesPerRun) {
-      const to = Math.min(now, from + MAX_WINDOW_MS);
+    const start = cursor ? cursor.sweptUntil.getTime() - this.policy.sweepOverlapMs : await this.firstSweepStart(em, now);
+    // Windows still to read, oldest last so that pop() takes the oldest.
+    const pending: Array<[number, number]> = [];
+    for (let to = now; to > start; to = Math.max(start, to - MAX_WINDOW_MS)) pending.push([Math.max(start, to - MAX_WINDOW_MS), to]);
+    let calls = 0;
+    while (pending.length > 0 && calls < this.policy.sweepMaxPagesPerRun) {
+      const [from, to] = pending.pop()!;
+      const payments: GatewayPayment[] = [];
       let page: number | null = 1;
-      while (page !== null && pages < this.policy.sweepMaxPagesPerRun) {
+      let split = false;
+      while (page !== null && calls < this.policy.sweepMaxPagesPerRun) {
         let result;
         try {
+          calls += 1;
           result = await this.gateway.listPayments({ status: listing, from: new Date(from), to: new Date(to), page, limit: this.policy.sweepPageSize });
         } catch (error) {
           report.errors += 1;
-          this.logger.warn({ err: error, listing, page }, 'reconciliation sweep could not read PortOne; the next run resumes here');
+          this.logger.warn({ err: error, listing, from: new Date(from), to: new Date(to) }, 'reconciliation sweep could not read PortOne; the next run resumes here');
           return;
         }
-        pages += 1;
-        report.listed += result.payments.length;
-        await this.settleListed(em, listing, result.payments, report);
+        payments.push(...result.payments);
         page = result.nextPage;
+        if (page !== null && to - from > 2000) {
+          const middle = from + Math.floor((to - from) / 2);
+          pending.push([middle, to], [from, middle]);
+          split = true;
+          break;
+        }
+        // A crowd within one second cannot be split further: page through it (the overlap re-reads it).
       }
-      if (page !== null) return; // page budget spent inside this window: resume it next run
+      if (split) continue;
+      if (page !== null) return; // call budget spent inside this window: resume it next run
+      report.listed += payments.length;
+      await this.settleListed(em, listing, payments, report);
       await em.upsert(SweepCursor, { listing, sweptUntil: new Date(to), updatedAt: new Date() });
-      from = to;
     }
   }
 
@@ -131,7 +150,7 @@ export class ReconciliationService {
   private async settleListed(em: EntityManager, listing: PaymentListQuery['status'], payments: GatewayPayment[], report: ReconciliationReport) {
     if (payments.length === 0) return;
     const ours: Array<{ id: string; merchant_uid: string }> = await em.execute(
-      'select id, merchant_uid from reservation where merchant_uid = any(?)',
+      'select id, merchant_uid from reservation where merchant_uid = any(array[?]::text[])',
       [payments.map((p) => p.merchantUid)],
     );
     const reservationOf = new Map(ours.map((r) => [r.merchant_uid, r.id]));
@@ -141,7 +160,7 @@ export class ReconciliationService {
       `select p.gateway_payment_id, p.decision, p.amount, r.status as reservation_status, f.status as refund_status
          from payment p join reservation r on r.id = p.reservation_id
          left join refund f on f.gateway_payment_id = p.gateway_payment_id
-        where p.gateway_payment_id = any(?)`,
+        where p.gateway_payment_id = any(array[?]::text[])`,
       [candidates.map((p) => p.gatewayPaymentId)],
     );
     const decisionOf = new Map(decided.map((d) => [d.gateway_payment_id, d]));
@@ -201,7 +220,7 @@ export class ReconciliationService {
       try {
         const payments = await this.gateway.findPaymentsByMerchantUid(reservation.merchantUid);
         const undecided: Array<{ gateway_payment_id: string }> = payments.length
-          ? await em.execute('select gateway_payment_id from payment where gateway_payment_id = any(?)', [payments.map((p) => p.gatewayPaymentId)])
+          ? await em.execute('select gateway_payment_id from payment where gateway_payment_id = any(array[?]::text[])', [payments.map((p) => p.gatewayPaymentId)])
           : [];
         const known = new Set(undecided.map((d) => d.gateway_payment_id));
         for (const payment of payments) {

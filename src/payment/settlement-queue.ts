@@ -45,6 +45,6 @@ export async function releaseStaleJobLocks(em: EntityManager, staleAfterMs: numb
   );
   const workers = rows[0]?.workers ?? [];
   if (workers.length === 0) return 0;
-  await em.execute('select graphile_worker.force_unlock_workers(?::text[])', [workers]);
+  await em.execute('select graphile_worker.force_unlock_workers(array[?]::text[])', [workers]);
   return workers.length;
 }
