@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import { SimulatorState, toApiPayment, type Fault, type FaultKind, type SimulatorEndpoint, type V1Payment } from './simulator-state';
 
 /**
- * A PortOne V1 REST API simulator that follows `shared/portone/contract.md` part A: the envelope, token
- * rules, lookups, cancel rules and webhooks, plus a test-control API under `/__control` (payments in any
- * state, faults, clock, webhooks, ledger). Where the contract marks behaviour UNCONFIRMED it is an option.
+ * A PortOne V1 REST API simulator that follows PortOne's public V1 documentation (REST reference
+ * https://developers.portone.io/api/rest-v1, webhook guide .../opi/ko/integration/webhook/readme-v1, cancel
+ * guide .../opi/ko/integration/cancel/v1/basic): the envelope, token rules, lookups, cancel rules and
+ * webhooks, plus a test-control API under `/__control` (payments in any state, faults, clock, webhooks,
+ * ledger). Where PortOne documents no behaviour (marked UNCONFIRMED below) it is an option.
  */
 export interface PortOneSimulatorOptions {
   port?: number;
