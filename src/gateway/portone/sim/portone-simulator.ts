@@ -51,6 +51,8 @@ export interface PortOneSimulator {
   state: SimulatorState;
   impKey: string;
   impSecret: string;
+  /** Where notifications go when a payment names no notice_url (the app's port may be known only later). */
+  setWebhookUrl(url: string | null): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
   const server = Fastify({ logger: false });
   await server.register(formbody);
   const log = options.logger;
+  let webhookUrl = options.webhookUrl ?? null;
 
   // --- faults and auth -------------------------------------------------------------------------
   const endpointOf = (request: FastifyRequest): SimulatorEndpoint | null =>
@@ -250,7 +253,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
 
   // --- webhooks ---------------------------------------------------------------------------------
   function notify(payment: { imp_uid: string; merchant_uid: string; notice_url: string | null }, status: string) {
-    const url = payment.notice_url ?? options.webhookUrl;
+    const url = payment.notice_url ?? webhookUrl;
     if (!url) return;
     void deliverWebhook({ url, payload: { imp_uid: payment.imp_uid, merchant_uid: payment.merchant_uid, status }, contentType: options.webhookContentType ?? 'json' });
   }
@@ -314,7 +317,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
       const webhook = body.webhook !== false;
       if (webhook && (payment.status === 'paid' || (payment.status === 'ready' && payment.pay_method === 'vbank'))) {
         if (body.webhook_content_type === 'form' || body.webhook_content_type === 'json') {
-          const url = payment.notice_url ?? options.webhookUrl;
+          const url = payment.notice_url ?? webhookUrl;
           if (url) void deliverWebhook({ url, payload: { imp_uid: payment.imp_uid, merchant_uid: payment.merchant_uid, status: payment.status }, contentType: body.webhook_content_type });
         } else {
           notify(payment, payment.status);
@@ -420,6 +423,9 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     state,
     impKey: options.impKey,
     impSecret: options.impSecret,
+    setWebhookUrl: (url) => {
+      webhookUrl = url;
+    },
     close: () => server.close(),
   };
 }
