@@ -11,6 +11,7 @@ export default async function globalSetup(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'booking-test-pg-'));
   chmodSync(dir, 0o755);
+  (globalThis as { __EMBEDDED_PG_DIR__?: string }).__EMBEDDED_PG_DIR__ = dir;
   const handle = await startEmbeddedPostgres({ dataDir: dir, persistent: false });
   (globalThis as { __EMBEDDED_PG__?: typeof handle }).__EMBEDDED_PG__ = handle;
   process.env.TEST_PG_BASE_URL = handle.baseUrl;
