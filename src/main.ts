@@ -79,13 +79,14 @@ async function main(): Promise<void> {
     `Health:       ${base}/healthz  ${base}/readyz`,
     `PortOne:      ${simulator ? `simulator at ${portoneUrl} (control API: ${portoneUrl}/__control)` : portoneUrl}`,
     `Database:     ${embedded ? `embedded PostgreSQL on port ${embedded.port} (data in ${resolve(config.dataDir)})` : 'DATABASE_URL'}`,
+    // Never in production: config.ts requires JWT_SECRET there.
+    ...(config.jwtSecretGenerated ? [`JWT_SECRET:   ${config.jwtSecret}  (generated for this run; tokens signed with it end with it)`] : []),
   ];
   if (config.demo) {
     // Development default only (embedded database and generated secret): tokens valid for this run only.
     const buyerToken = await app.identity.sign('demo-buyer');
     const adminToken = await app.identity.sign('demo-admin', { roles: ['admin'] });
     lines.push(
-      `JWT_SECRET:   ${config.jwtSecret}  (generated for this run; set JWT_SECRET to keep tokens valid)`,
       '',
       'Demo buyer token (Authorization: Bearer …):',
       buyerToken,
