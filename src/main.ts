@@ -7,7 +7,8 @@ import { seedDemoData } from './booking/demo-seed';
 import { systemClock } from './clock';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres';
+import type { EmbeddedPostgresHandle } from './db/embedded-postgres';
+import { startEmbeddedPostgresOnAnyPort } from './db/embedded-postgres-any-port';
 import { createLogger } from './logger';
 import { startPortOneSimulator, type PortOneSimulator } from './gateway/portone/sim/portone-simulator';
 import { PortOneV1Client } from './gateway/portone/v1/portone-v1.client';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   if (!databaseUrl) {
     const dataDir = resolve(config.dataDir);
     logger.info({ dataDir }, 'DATABASE_URL is not set: starting an embedded PostgreSQL');
-    embedded = await startEmbeddedPostgres({ dataDir, persistent: true, log: (line) => logger.debug({ postgres: line }) });
+    embedded = await startEmbeddedPostgresOnAnyPort({ dataDir, persistent: true, log: (line) => logger.debug({ postgres: line }) });
     databaseUrl = `${embedded.baseUrl}/booking`;
     const pg = embedded;
     cleanups.push(() => pg.stop());
