@@ -8,13 +8,13 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { startEmbeddedPostgresOnAnyPort } from '../src/db/embedded-postgres-any-port';
 import { createOrmConfig } from '../src/db/orm-config';
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'booking-migration-'));
   chmodSync(dir, 0o755);
-  const pg = await startEmbeddedPostgres({ dataDir: dir, persistent: false });
+  const pg = await startEmbeddedPostgresOnAnyPort({ dataDir: dir, persistent: false });
   try {
     const orm = await MikroORM.init(createOrmConfig(`${pg.baseUrl}/migration_scratch`, { preferTs: true }));
     await orm.schema.ensureDatabase();

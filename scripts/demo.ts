@@ -41,13 +41,15 @@ const CONFIRM = `mutation($input: ConfirmPaymentInput!) { confirmPayment(input: 
 async function main(): Promise<void> {
   const token = buyerToken();
   const simulator = new SimulatorControlClient(SIMULATOR);
-  const { events } = await gql<{ events: Array<{ id: string; title: string; seats: Array<{ id: string; label: string; price: number; available: boolean }> }> }>(
-    '{ events { id title seats { id label price available } } }',
-    {},
-    token,
-  );
-  const free = events.flatMap((e) => e.seats.filter((s) => s.available).map((s) => ({ ...s, event: e.title })));
-  if (free.length < 2) throw new Error('Need two free seats: restart with a fresh .data/ or create an event');
+  const { events } = await gql<{
+    events: Array<{ id: string; title: string; startsAt: string; seats: Array<{ id: string; label: string; price: number; available: boolean }> }>;
+  }>('{ events { id title startsAt seats { id label price available } } }', {}, token);
+  // The soonest event that has not started and still has two free seats; `npm start` seeds a new demo
+  // event whenever every event has started.
+  const upcoming = events.filter((e) => Date.parse(e.startsAt) > Date.now()).sort((a, b) => Date.parse(a.startsAt) - Date.parse(b.startsAt));
+  const event = upcoming.find((e) => e.seats.filter((s) => s.available).length >= 2);
+  if (!event) throw new Error('Need an upcoming event with two free seats: restart npm start (it seeds one) or create an event');
+  const free = event.seats.filter((s) => s.available).map((s) => ({ ...s, event: `${event.title}, ${event.startsAt}` }));
 
   // --- the honest buyer ---
   const hold = await gql<{ holdSeat: { id: string; merchantUid: string; amount: number; expiresAt: string } }>(

@@ -70,7 +70,7 @@ function attemptLeaseMs(config: AppConfig): number {
 export async function buildApp(deps: AppDependencies): Promise<App> {
   const { config, orm, logger } = deps;
   const clock = deps.clock ?? systemClock;
-  const identity = new JwtIdentity(config.jwtSecret);
+  const identity = new JwtIdentity(config.jwtSecret, { maxLifetimeSeconds: config.jwtMaxLifetimeSeconds });
   const events = new EventService(clock);
   const reservations = new ReservationService(clock, config.holdMinutes, config.holdPaymentGraceMs);
   const partners = new PartnerService(clock);

@@ -15,6 +15,13 @@ export interface AppConfig {
   jwtSecret: string;
   /** True when JWT_SECRET was not given and a development secret was generated. */
   jwtSecretGenerated: boolean;
+  /** Longest accepted JWT lifetime (exp − iat), in seconds. */
+  jwtMaxLifetimeSeconds: number;
+  /**
+   * The development default: not production, embedded database AND generated secret. Only then is the
+   * demo event seeded and are demo tokens printed and written to the data folder.
+   */
+  demo: boolean;
   portone: {
     /** Unset: the built-in PortOne simulator is started. */
     apiUrl: string | null;
@@ -103,14 +110,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (nodeEnv === 'production') problems.push('JWT_SECRET is required when NODE_ENV=production');
     jwtSecret = randomBytes(32).toString('hex');
     jwtSecretGenerated = true;
-  } else if (jwtSecret.length < 32) {
-    problems.push('JWT_SECRET must be at least 32 characters long (HS256 needs a 256-bit secret)');
+  } else {
+    const weakness = jwtSecretWeakness(jwtSecret);
+    if (weakness) problems.push(`JWT_SECRET ${weakness}`);
   }
 
+  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const apiUrl = url('PORTONE_API_URL', ['http:', 'https:']);
   const impKey = str('PORTONE_IMP_KEY');
   const impSecret = str('PORTONE_IMP_SECRET');
-  if (apiUrl && (!impKey || !impSecret)) {
+  if (nodeEnv === 'production') {
+    // Production never falls back to the embedded database or the simulator (whose control API books without paying).
+    for (const name of ['DATABASE_URL', 'PORTONE_API_URL', 'PORTONE_IMP_KEY', 'PORTONE_IMP_SECRET']) {
+      if (str(name) === undefined) problems.push(`${name} is required when NODE_ENV=production`);
+    }
+  } else if (apiUrl && (!impKey || !impSecret)) {
     problems.push('PORTONE_IMP_KEY and PORTONE_IMP_SECRET are required when PORTONE_API_URL is set');
   }
 
@@ -118,10 +132,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     nodeEnv,
     port: int('PORT', 4000, 0, 65535),
     host: str('HOST') ?? '127.0.0.1',
-    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl,
     dataDir: str('DATA_DIR') ?? '.data',
     jwtSecret,
     jwtSecretGenerated,
+    jwtMaxLifetimeSeconds: int('JWT_MAX_LIFETIME_DAYS', 30, 1, 365) * 86400,
+    demo: nodeEnv !== 'production' && databaseUrl === null && jwtSecretGenerated,
     portone: {
       apiUrl,
       impKey: impKey ?? SIMULATOR_IMP_KEY,
@@ -159,6 +175,24 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+export const JWT_SECRET_MIN_LENGTH = 32;
+export const JWT_SECRET_MIN_DISTINCT = 10;
+
+/**
+ * HS256 wants 256 bits of key. Length alone lets "aaaa…" or "abcabc…" through, so the secret must also use
+ * at least JWT_SECRET_MIN_DISTINCT different characters (a random hex or base64 secret of 32+ characters does).
+ */
+export function jwtSecretWeakness(secret: string): string | null {
+  if (secret.length < JWT_SECRET_MIN_LENGTH) {
+    return `must be at least ${JWT_SECRET_MIN_LENGTH} characters long (HS256 needs a 256-bit secret; try \`openssl rand -base64 48\`)`;
+  }
+  const distinct = new Set(secret).size;
+  if (distinct < JWT_SECRET_MIN_DISTINCT) {
+    return `must contain at least ${JWT_SECRET_MIN_DISTINCT} different characters (has ${distinct}); use a random secret such as \`openssl rand -base64 48\``;
+  }
+  return null;
 }
 
 function parseBool(raw: string | undefined, fallback: boolean, name: string, problems: string[]): boolean {

@@ -1,6 +1,9 @@
 import { createServer } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now, and may by the time it is used. Our own servers
+ * bind port 0 instead; this is for PostgreSQL, which cannot (see embedded-postgres-any-port.ts).
+ */
 export async function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

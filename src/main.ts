@@ -1,17 +1,23 @@
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { buildApp } from './app';
 import { seedDemoData } from './booking/demo-seed';
 import { systemClock } from './clock';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres';
+import type { EmbeddedPostgresHandle } from './db/embedded-postgres';
+import { startEmbeddedPostgresOnAnyPort } from './db/embedded-postgres-any-port';
 import { createLogger } from './logger';
-import { startPortOneSimulator } from './gateway/portone/sim/portone-simulator';
+import { startPortOneSimulator, type PortOneSimulator } from './gateway/portone/sim/portone-simulator';
 import { PortOneV1Client } from './gateway/portone/v1/portone-v1.client';
 
-/** `npm start`: everything a developer needs on a fresh machine, or production with DATABASE_URL etc. set. */
+/**
+ * `npm start`: everything a developer needs on a fresh machine (embedded PostgreSQL, PortOne simulator, demo
+ * data and tokens), or, with NODE_ENV=production, only what is configured (config.ts refuses to start
+ * without a database, a JWT secret and PortOne credentials there).
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
@@ -22,25 +28,26 @@ async function main(): Promise<void> {
   if (!databaseUrl) {
     const dataDir = resolve(config.dataDir);
     logger.info({ dataDir }, 'DATABASE_URL is not set: starting an embedded PostgreSQL');
-    embedded = await startEmbeddedPostgres({ dataDir, persistent: true, log: (line) => logger.debug({ postgres: line }) });
+    embedded = await startEmbeddedPostgresOnAnyPort({ dataDir, persistent: true, log: (line) => logger.debug({ postgres: line }) });
     databaseUrl = `${embedded.baseUrl}/booking`;
     const pg = embedded;
     cleanups.push(() => pg.stop());
   }
 
   let portoneUrl = config.portone.apiUrl;
+  let simulator: PortOneSimulator | null = null;
   if (!portoneUrl) {
-    // Demo mode: a PortOne simulator in this process, its control API open to play the browser.
-    const simulator = await startPortOneSimulator({
+    // Development only: a PortOne simulator in this process, its control API open to play the browser.
+    const started = await startPortOneSimulator({
       port: config.portone.simulatorPort,
       impKey: config.portone.impKey,
       impSecret: config.portone.impSecret,
       control: true,
-      webhookUrl: `http://127.0.0.1:${config.port}/webhooks/portone`,
       logger,
     });
-    portoneUrl = simulator.url;
-    cleanups.push(() => simulator.close());
+    simulator = started;
+    portoneUrl = started.url;
+    cleanups.push(() => started.close());
   }
   const gateway = new PortOneV1Client({
     baseUrl: portoneUrl,
@@ -53,37 +60,45 @@ async function main(): Promise<void> {
 
   const orm = await openDatabase(databaseUrl, logger);
   cleanups.unshift(() => orm.close(true));
-  const seeded = await seedDemoData(orm.em.fork(), systemClock);
-  if (seeded) logger.info({ eventId: seeded.id }, 'demo data seeded');
+  if (config.demo) {
+    const seeded = await seedDemoData(orm.em.fork(), systemClock);
+    if (seeded) logger.info({ eventId: seeded.id }, 'demo data seeded');
+  }
 
   const app = await buildApp({ config, orm, logger, gateway });
   cleanups.unshift(() => app.close());
   await app.server.listen({ port: config.port, host: config.host });
+  // PORT=0 lets the OS pick a free port; the `GraphQL:` line below reports the one bound (tests read it).
+  const port = (app.server.server.address() as AddressInfo).port;
+  simulator?.setWebhookUrl(`http://127.0.0.1:${port}/webhooks/portone`);
 
-  const base = `http://localhost:${config.port}`;
-  const buyerToken = await app.identity.sign('demo-buyer');
-  const adminToken = await app.identity.sign('demo-admin', { roles: ['admin'] });
+  const shownHost = ['0.0.0.0', '127.0.0.1', '::'].includes(config.host) ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const base = `http://${shownHost}:${port}`;
   const lines = [
     '',
     `GraphQL:      ${base}/graphql`,
     `Health:       ${base}/healthz  ${base}/readyz`,
-    `PortOne:      ${config.portone.apiUrl ? config.portone.apiUrl : `simulator at ${portoneUrl} (control API: ${portoneUrl}/__control)`}`,
+    `PortOne:      ${simulator ? `simulator at ${portoneUrl} (control API: ${portoneUrl}/__control)` : portoneUrl}`,
     `Database:     ${embedded ? `embedded PostgreSQL on port ${embedded.port} (data in ${resolve(config.dataDir)})` : 'DATABASE_URL'}`,
-    ...(config.jwtSecretGenerated ? [`JWT_SECRET:   ${config.jwtSecret}  (generated for this run; set JWT_SECRET to keep tokens valid)`] : []),
-    '',
-    'Demo buyer token (Authorization: Bearer …):',
-    buyerToken,
-    '',
-    'Demo admin token:',
-    adminToken,
-    '',
+    // Never in production: config.ts requires JWT_SECRET there.
+    ...(config.jwtSecretGenerated ? [`JWT_SECRET:   ${config.jwtSecret}  (generated for this run; tokens signed with it end with it)`] : []),
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-  if (embedded) {
-    // For `npm run demo` on this machine: the tokens above, valid for this run only.
-    const tokensFile = resolve(config.dataDir, 'demo-tokens.json');
-    writeFileSync(tokensFile, JSON.stringify({ buyer: buyerToken, admin: adminToken }), { mode: 0o600 });
+  if (config.demo) {
+    // Development default only (embedded database and generated secret): tokens valid for this run only.
+    const buyerToken = await app.identity.sign('demo-buyer');
+    const adminToken = await app.identity.sign('demo-admin', { roles: ['admin'] });
+    lines.push(
+      '',
+      'Demo buyer token (Authorization: Bearer …):',
+      buyerToken,
+      '',
+      'Demo admin token:',
+      adminToken,
+    );
+    // For `npm run demo` on this machine.
+    writeFileSync(resolve(config.dataDir, 'demo-tokens.json'), JSON.stringify({ buyer: buyerToken, admin: adminToken }), { mode: 0o600 });
   }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {

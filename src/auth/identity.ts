@@ -31,20 +31,31 @@ export function requireAdmin(viewer: Viewer): { userId: string } {
   return user;
 }
 
-/** HS256 JWTs signed with JWT_SECRET (DESIGN §6): `sub` is the buyer id, `roles: ["admin"]` marks an admin. */
+/** Clock difference tolerated between the token issuer and us, for `iat` and `exp`. */
+export const JWT_CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * HS256 JWTs signed with JWT_SECRET (DESIGN §6): `sub` is the buyer id, `roles: ["admin"]` marks an admin.
+ * A token must say when it was issued and when it expires, and live at most `maxLifetimeSeconds`: a leaked
+ * token without `exp` would otherwise be valid forever, and a future `iat` would stretch its life.
+ */
 export class JwtIdentity {
   private readonly key: Uint8Array;
+  private readonly maxLifetimeSeconds: number;
 
-  constructor(secret: string) {
+  constructor(secret: string, options: { maxLifetimeSeconds?: number } = {}) {
     this.key = new TextEncoder().encode(secret);
+    this.maxLifetimeSeconds = options.maxLifetimeSeconds ?? 30 * 86400;
   }
 
+  /** `expiresIn` as jose takes it ("1h", "-1m"); by default the longest lifetime accepted. */
   async sign(subject: string, options: { roles?: string[]; expiresIn?: string } = {}): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ roles: options.roles ?? [] })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(subject)
-      .setIssuedAt()
-      .setExpirationTime(options.expiresIn ?? '30d')
+      .setIssuedAt(now)
+      .setExpirationTime(options.expiresIn ?? now + this.maxLifetimeSeconds)
       .sign(this.key);
   }
 
@@ -54,7 +65,16 @@ export class JwtIdentity {
     const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
     if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
     try {
-      const { payload } = await jwtVerify(match[1], this.key, { algorithms: ['HS256'] });
+      const { payload } = await jwtVerify(match[1], this.key, {
+        algorithms: ['HS256'],
+        requiredClaims: ['exp', 'iat'],
+        // Also refuses an `iat` in the future (beyond the skew) and a token older than the lifetime.
+        maxTokenAge: this.maxLifetimeSeconds,
+        clockTolerance: JWT_CLOCK_SKEW_SECONDS,
+      });
+      if (payload.exp! - payload.iat! > this.maxLifetimeSeconds) {
+        throw unauthenticated(`The token lives longer than ${Math.round(this.maxLifetimeSeconds / 86400)} days (exp − iat)`);
+      }
       if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) {
         throw unauthenticated('The token has no usable subject (sub)');
       }
@@ -63,6 +83,13 @@ export class JwtIdentity {
     } catch (error) {
       if (error instanceof AppError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The token has expired');
+      if (error instanceof joseErrors.JWTClaimValidationFailed) {
+        throw unauthenticated(
+          error.claim === 'iat' && error.reason === 'check_failed'
+            ? 'The token is issued in the future (iat)'
+            : `The token's "${error.claim}" claim is missing or invalid`,
+        );
+      }
       throw unauthenticated('The token is invalid');
     }
   }

@@ -8,7 +8,7 @@ import type { EventService } from './event.service';
 export class EventResolver {
   constructor(private readonly eventService: EventService) {}
 
-  @Query(() => [EventView])
+  @Query(() => [EventView], { description: 'Events that have not started yet, soonest first. `event(id:)` also finds past ones.' })
   async events(@Ctx() ctx: RequestContext): Promise<EventView[]> {
     return (await this.eventService.listEvents(ctx.em)).map(EventView.from);
   }
@@ -40,8 +40,10 @@ export class SeatResolver {
     return EventView.from(event);
   }
 
-  @FieldResolver(() => Boolean, { description: 'False while someone holds or has booked the seat.' })
+  @FieldResolver(() => Boolean, { description: 'False while someone holds or has booked the seat, and once its event has started.' })
   async available(@Root() seat: SeatView, @Ctx() ctx: RequestContext): Promise<boolean> {
+    const event = await ctx.loaders.eventById.load(seat.eventId);
+    if (!event || event.startsAt.getTime() <= Date.now()) return false;
     return (await ctx.loaders.activeReservationBySeatId.load(seat.id)) === null;
   }
 }

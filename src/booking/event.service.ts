@@ -8,9 +8,9 @@ import { Seat } from './seat.entity';
 export class EventService {
   constructor(private readonly clock: Clock) {}
 
-  /** Upcoming and past events, soonest first. */
+  /** Events that have not started, soonest first: a started event sells nothing, so it is no longer listed. */
   async listEvents(em: EntityManager): Promise<Event[]> {
-    return em.find(Event, {}, { orderBy: { startsAt: 'asc', id: 'asc' } });
+    return em.find(Event, { startsAt: { $gt: this.clock.now() } }, { orderBy: { startsAt: 'asc', id: 'asc' } });
   }
 
   async findEvent(em: EntityManager, id: string): Promise<Event | null> {

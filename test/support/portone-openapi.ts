@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import Ajv from 'ajv-draft-04';
 
 /**
- * Validates simulator responses against PortOne's official V1 Swagger (shared/portone/v1.openapi.json).
- * Swagger 2.0 cannot say "nullable", yet PortOne sends null for unset fields (contract §0), so every
+ * Validates simulator responses against PortOne's official V1 Swagger, kept in the repository
+ * (test/fixtures/portone/, source noted in its README). Swagger 2.0 cannot say "nullable", yet PortOne sends
+ * null for unset fields (see the response examples at https://developers.portone.io/api/rest-v1), so every
  * property also accepts null; everything else (field names, types, required fields) is checked as given.
  */
-const spec = JSON.parse(readFileSync(join(process.cwd(), '..', 'shared', 'portone', 'v1.openapi.json'), 'utf8'));
+const spec = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'portone', 'v1.openapi.json'), 'utf8'));
 
 const NUMERIC_KEYWORDS = new Set(['maxLength', 'minLength', 'maximum', 'minimum', 'maxItems', 'minItems']);
 

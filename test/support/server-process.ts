@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fetch from 'node-fetch';
-import { findFreePort } from '../../src/free-port';
 
 export interface ServerProcess {
   url: string;
+  /** The built-in PortOne simulator's URL when the server started one (no PORTONE_API_URL). */
+  simulatorUrl: string | null;
   child: ChildProcess;
   output(): string;
   /** Resolves when the process has exited (by itself, or killed). */
@@ -13,28 +14,30 @@ export interface ServerProcess {
 
 /**
  * Runs `src/main.ts` as a real child process, the way `npm start` does, so a test can SIGKILL it at any
- * instruction and start it again against the same database.
+ * instruction and start it again against the same database. The child binds port 0 itself (no port picked
+ * here and released, which another process could take meanwhile) and its `GraphQL:` line reports the port.
  */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const port = await findFreePort();
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
     cwd: process.cwd(),
-    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', PORT: String(port), ...env },
+    env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', PORT: '0', PORTONE_SIMULATOR_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
+  let url: string | null = null;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
+    const port = /^GraphQL:\s+http:\/\/\S+:(\d+)\/graphql$/m.exec(output)?.[1];
+    url = port ? `http://127.0.0.1:${port}` : null;
     try {
-      const response = await fetch(`${url}/readyz`);
-      if (response.ok) break;
+      const response = url ? await fetch(`${url}/readyz`) : null;
+      if (response?.ok) break;
     } catch {
-      // not listening yet
+      // not ready yet
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -43,7 +46,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
-    url,
+    url: url!,
+    simulatorUrl: /^PortOne:\s+simulator at (http:\/\/\S+)/m.exec(output)?.[1] ?? null,
     child,
     output: () => output,
     exited,

@@ -1,4 +1,26 @@
-import { ConfigError, loadConfig, SIMULATOR_IMP_KEY } from '../../src/config';
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { ConfigError, jwtSecretWeakness, loadConfig, SIMULATOR_IMP_KEY } from '../../src/config';
+
+const GOOD_SECRET = 'q7Vx2mLp9RtK4wZs8NbY3cFh6JdG1eUa';
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://u:p@db.internal:5432/booking',
+  JWT_SECRET: GOOD_SECRET,
+  PORTONE_API_URL: 'https://api.iamport.kr',
+  PORTONE_IMP_KEY: 'key',
+  PORTONE_IMP_SECRET: 'secret',
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
 
 describe('loadConfig', () => {
   test('defaults: port 4000, embedded database, simulator, 10 minute holds, generated dev secret', () => {
@@ -6,6 +28,8 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ port: 4000, databaseUrl: null, holdMinutes: 10, jwtSecretGenerated: true });
     expect(config.portone).toMatchObject({ apiUrl: null, impKey: SIMULATOR_IMP_KEY });
     expect(config.jwtSecret).toHaveLength(64);
+    expect(config.demo).toBe(true);
+    expect(config.jwtMaxLifetimeSeconds).toBe(30 * 86400);
     expect(Object.isFrozen(config) && Object.isFrozen(config.portone)).toBe(true);
   });
 
@@ -13,7 +37,8 @@ describe('loadConfig', () => {
     const config = loadConfig({
       PORT: '8080',
       DATABASE_URL: 'postgres://u:p@db.internal:5432/booking',
-      JWT_SECRET: 'x'.repeat(40),
+      JWT_SECRET: GOOD_SECRET,
+      JWT_MAX_LIFETIME_DAYS: '7',
       PORTONE_API_URL: 'https://api.iamport.kr/',
       PORTONE_IMP_KEY: 'key',
       PORTONE_IMP_SECRET: 'secret',
@@ -24,6 +49,8 @@ describe('loadConfig', () => {
       databaseUrl: 'postgres://u:p@db.internal:5432/booking',
       holdMinutes: 15,
       jwtSecretGenerated: false,
+      jwtMaxLifetimeSeconds: 7 * 86400,
+      demo: false,
       portone: { apiUrl: 'https://api.iamport.kr', impKey: 'key', impSecret: 'secret' },
     });
   });
@@ -51,13 +78,57 @@ describe('loadConfig', () => {
 
   test('introspection is on in development and off in production unless asked for', () => {
     expect(loadConfig({}).introspection).toBe(true);
-    const secret = 'p'.repeat(40);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).introspection).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, GRAPHQL_INTROSPECTION: 'true' }).introspection).toBe(true);
+    expect(loadConfig(PRODUCTION).introspection).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, GRAPHQL_INTROSPECTION: 'true' }).introspection).toBe(true);
     expect(() => loadConfig({ GRAPHQL_INTROSPECTION: 'maybe' })).toThrow(/GRAPHQL_INTROSPECTION/);
   });
 
   test('production requires a JWT secret', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
+  });
+
+  test('production starts with every required variable and is never the demo', () => {
+    expect(loadConfig(PRODUCTION)).toMatchObject({ nodeEnv: 'production', demo: false, jwtSecretGenerated: false });
+  });
+
+  test.each(['DATABASE_URL', 'JWT_SECRET', 'PORTONE_API_URL', 'PORTONE_IMP_KEY', 'PORTONE_IMP_SECRET'])(
+    'production without %s refuses to start and names it',
+    (name) => {
+      const problems = problemsOf({ ...PRODUCTION, [name]: '' });
+      expect(problems).toEqual([`${name} is required when NODE_ENV=production`]);
+    },
+  );
+
+  test('a configured database or secret turns the demo off in development too', () => {
+    expect(loadConfig({ DATABASE_URL: PRODUCTION.DATABASE_URL }).demo).toBe(false);
+    expect(loadConfig({ JWT_SECRET: GOOD_SECRET }).demo).toBe(false);
+  });
+
+  test.each([
+    ['short', /at least 32 characters/],
+    ['a'.repeat(64), /at least 10 different characters \(has 1\)/],
+    ['abcabcabcabcabcabcabcabcabcabcabcabc', /at least 10 different characters \(has 3\)/],
+    ['0123456780123456780123456780123456', /at least 10 different characters \(has 9\)/],
+  ])('JWT_SECRET %s is refused, naming the rule', (secret, rule) => {
+    const problems = problemsOf({ JWT_SECRET: secret });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^JWT_SECRET /);
+    expect(problems[0]).toMatch(rule);
+  });
+
+  test('secrets made the way the message suggests (openssl rand -base64 48, or hex) pass the JWT_SECRET rule', () => {
+    for (let i = 0; i < 2000; i++) {
+      const bytes = randomBytes(48);
+      expect(jwtSecretWeakness(bytes.toString('base64'))).toBeNull();
+      expect(jwtSecretWeakness(bytes.toString('hex'))).toBeNull();
+    }
+  });
+
+  test('any secret with fewer than 10 different characters is refused, whatever its length', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...'abcdefghi'), minLength: 32, maxLength: 200 }), (secret) => {
+        expect(jwtSecretWeakness(secret)).toMatch(/different characters/);
+      }),
+    );
   });
 });

@@ -5,7 +5,7 @@ import { SimulatorControlClient } from '../../../src/gateway/portone/sim/simulat
 import { definitionValidator, responseValidator } from '../../support/portone-openapi';
 import { waitFor } from '../../support/wait';
 
-/** Conformance of the simulator with shared/portone/contract.md part A, over HTTP, checked against PortOne's Swagger. */
+/** Conformance of the simulator with PortOne's V1 documentation, over HTTP, checked against PortOne's Swagger (test/fixtures/portone). */
 const KEY = 'conf-key';
 const SECRET = 'conf-secret';
 let sim: PortOneSimulator;

@@ -15,9 +15,12 @@ import {
 } from './simulator-state';
 
 /**
- * A PortOne V1 REST API simulator that follows `shared/portone/contract.md` part A: the envelope, token
- * rules, lookups, time-window listings, cancel rules, virtual-account revoke and webhooks, plus a
- * test-control API under `/__control`. Where the contract marks behaviour UNCONFIRMED it is an option.
+ * A PortOne V1 REST API simulator that follows PortOne's public V1 documentation (REST reference
+ * https://developers.portone.io/api/rest-v1, webhook guide .../opi/ko/integration/webhook/readme-v1, cancel
+ * guide .../opi/ko/integration/cancel/v1/basic): the envelope, token rules, lookups, cancel rules and
+ * webhooks, plus a test-control API under `/__control` (payments in any state, faults, clock, webhooks,
+ * ledger), time-window listings and virtual-account revoke. Where PortOne documents no behaviour (marked
+ * UNCONFIRMED below) it is an option.
  *
  * Control API (JSON bodies; `SimulatorControlClient` wraps it):
  * - `POST payments` one payment as the buyer's window makes it (live unless `sandbox: true`; decimals
@@ -73,6 +76,8 @@ export interface PortOneSimulator {
   state: SimulatorState;
   impKey: string;
   impSecret: string;
+  /** Where notifications go when a payment names no notice_url (the app's port may be known only later). */
+  setWebhookUrl(url: string | null): void;
   close(): Promise<void>;
 }
 
@@ -89,6 +94,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
   const server = Fastify({ logger: false });
   await server.register(formbody);
   const log = options.logger;
+  let webhookUrl = options.webhookUrl ?? null;
 
   // --- faults and auth -------------------------------------------------------------------------
   const endpointOf = (request: FastifyRequest): SimulatorEndpoint | null =>
@@ -344,7 +350,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
 
   // --- webhooks ---------------------------------------------------------------------------------
   function notify(payment: { imp_uid: string; merchant_uid: string; notice_url: string | null }, status: string) {
-    const url = payment.notice_url ?? options.webhookUrl;
+    const url = payment.notice_url ?? webhookUrl;
     if (!url) return;
     void deliverWebhook({ url, payload: { imp_uid: payment.imp_uid, merchant_uid: payment.merchant_uid, status }, contentType: options.webhookContentType ?? 'json' });
   }
@@ -410,7 +416,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
       const webhook = body.webhook !== false;
       if (webhook && (payment.status === 'paid' || (payment.status === 'ready' && payment.pay_method === 'vbank'))) {
         if (body.webhook_content_type === 'form' || body.webhook_content_type === 'json') {
-          const url = payment.notice_url ?? options.webhookUrl;
+          const url = payment.notice_url ?? webhookUrl;
           if (url) void deliverWebhook({ url, payload: { imp_uid: payment.imp_uid, merchant_uid: payment.merchant_uid, status: payment.status }, contentType: body.webhook_content_type });
         } else {
           notify(payment, payment.status);
@@ -559,6 +565,9 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     state,
     impKey: options.impKey,
     impSecret: options.impSecret,
+    setWebhookUrl: (url) => {
+      webhookUrl = url;
+    },
     close: () => server.close(),
   };
 }
