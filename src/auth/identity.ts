@@ -51,7 +51,8 @@ export class JwtIdentity {
     if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
     try {
       const { payload } = await jwtVerify(match[1], this.key, { algorithms: ['HS256'] });
-      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) {
+      // A NUL could not be stored as a buyer id (PostgreSQL text), so such a subject is no identity.
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200 || payload.sub.includes('\u0000')) {
         throw unauthenticated('The token has no usable subject (sub)');
       }
       const roles = Array.isArray(payload.roles) ? payload.roles : [];

@@ -12,7 +12,9 @@ export type AppErrorCode =
   | 'SEAT_UNAVAILABLE'
   | 'PAYMENT_NOT_COMPLETED'
   | 'PAYMENT_ALREADY_USED'
-  | 'GATEWAY_UNAVAILABLE';
+  | 'GATEWAY_UNAVAILABLE'
+  | 'HOLD_LIMIT_REACHED'
+  | 'RATE_LIMITED';
 
 const HTTP_STATUS: Partial<Record<AppErrorCode, number>> = { UNAUTHENTICATED: 401 };
 

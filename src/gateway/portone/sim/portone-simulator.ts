@@ -4,6 +4,13 @@ import fetch from 'node-fetch';
 import type { Logger } from 'pino';
 import { SimulatorState, toApiPayment, type Fault, type FaultKind, type SimulatorEndpoint, type V1Payment } from './simulator-state';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Which simulated PortOne endpoint a route is, for fault injection. */
+    endpoint?: SimulatorEndpoint;
+  }
+}
+
 /**
  * A PortOne V1 REST API simulator that follows `shared/portone/contract.md` part A: the envelope, token
  * rules, lookups, cancel rules and webhooks, plus a test-control API under `/__control` (payments in any
