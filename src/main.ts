@@ -59,6 +59,7 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, orm, logger, gateway });
   cleanups.unshift(() => app.close());
   await app.server.listen({ port: config.port, host: config.host });
+  if (app.metricsServer) await app.metricsServer.listen({ port: config.http.metricsPort ?? 0, host: config.host });
 
   const base = `http://localhost:${config.port}`;
   const buyerToken = await app.identity.sign('demo-buyer');
