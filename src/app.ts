@@ -24,7 +24,11 @@ import { registerPortOneWebhook } from './payment/portone-webhook.route';
 import { createMetricsRegistry } from './payment/refund-metrics';
 import { ReconciliationService } from './payment/reconciliation.service';
 import { scheduleReconciliation } from './payment/settlement-queue';
-import { AppError } from './graphql/errors';
+import { resolveCallerHook, viewerOfRequest } from './auth/request-viewer';
+import { nulCharacterGuard } from './graphql/nul-character-guard';
+import { httpServerOptions, registerHttpEdge } from './http/http-edge';
+import { registerMetricsRoute } from './http/metrics-route';
+import { anonymousRateLimit, createBuyerRateLimiter, webhookRateLimit } from './http/rate-limits';
 
 export interface AppDependencies {
   config: AppConfig;
@@ -41,6 +45,8 @@ export interface AppDependencies {
 
 export interface App {
   server: FastifyInstance;
+  /** Serves /metrics alone when METRICS_PORT is set; the caller listens on it (null otherwise). */
+  metricsServer: FastifyInstance | null;
   identity: JwtIdentity;
   services: {
     events: EventService;
@@ -72,7 +78,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const clock = deps.clock ?? systemClock;
   const identity = new JwtIdentity(config.jwtSecret, { maxLifetimeSeconds: config.jwtMaxLifetimeSeconds });
   const events = new EventService(clock);
-  const reservations = new ReservationService(clock, config.holdMinutes, config.holdPaymentGraceMs);
+  const reservations = new ReservationService(clock, config.holdMinutes, config.holdPaymentGraceMs, config.holdMaxPerBuyerPerEvent);
   const partners = new PartnerService(clock);
   const failpoints = deps.failpoints ?? new Failpoints(config.failpoints);
   const paymentEvents = new PaymentEventLog(logger);
@@ -142,7 +148,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 256 * 1024,
     requestIdHeader: 'x-request-id',
+    ...httpServerOptions(config.http),
   });
+  await registerHttpEdge(server);
+  const buyerRateLimiter = createBuyerRateLimiter(server, config.http.rateLimit);
 
   const schema = await buildGraphQLSchema({ events, reservations, settlement, refunds, paymentEvents, partners });
   // Abuse limits are checked while validating, before any resolver (and so the database) runs.
@@ -152,50 +161,59 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     costLimit: { maxCost: 1500 },
     maxAliases: { n: 15 },
     maxDirectives: { n: 20 },
-    maxTokens: { n: 3000 },
+    // Counted by graphql-js's own parser below instead: armor's counter throws outside the parse step,
+    // which Apollo then answers with HTTP 500 for what is a client's syntax error.
+    maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: config.nodeEnv === 'production' },
   }).protect();
   const apollo = new ApolloServer<RequestContext>({
     schema,
     introspection: config.introspection,
+    parseOptions: { maxTokens: 3000 },
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     formatError: createErrorFormatter(logger),
     validationRules: armor.validationRules,
-    plugins: [...armor.plugins, fastifyApolloDrainPlugin(server)],
+    plugins: [...armor.plugins, nulCharacterGuard(), fastifyApolloDrainPlugin(server)],
   });
   await apollo.start();
 
   server.route({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
+    // Runs before the anonymous rate limit, which needs to know whether the credentials hold.
+    onRequest: [resolveCallerHook(server, { identity, partners, newEntityManager: () => orm.em.fork() })],
+    config: { rateLimit: anonymousRateLimit(config.http.rateLimit) },
+    // The landing page on GET brings its own nonce-based Content-Security-Policy; a second, stricter
+    // header would block its scripts. Every other security header still applies.
+    helmet: { contentSecurityPolicy: false },
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
+        const viewer = viewerOfRequest(request);
         const em = orm.em.fork();
-        const apiKey = request.headers['x-api-key'];
-        if (typeof apiKey === 'string' && request.headers.authorization) {
-          throw new AppError('UNAUTHENTICATED', 'Send either Authorization or X-API-Key, not both');
-        }
-        const viewer =
-          typeof apiKey === 'string' && apiKey.trim() !== ''
-            ? await partners.viewerFromApiKey(em, apiKey)
-            : await identity.viewerFromAuthorization(request.headers.authorization);
         return {
           em,
           viewer,
           locale: localeFromAcceptLanguage(request.headers['accept-language']),
           log: request.log as Logger,
           loaders: createRequestLoaders(em, { holdGraceMs: config.holdPaymentGraceMs }),
+          rateLimits: { consume: (operation) => buyerRateLimiter.consume(request, operation) },
         };
       },
     }),
   });
 
-  await registerPortOneWebhook(server, { orm, events: paymentEvents });
+  await registerPortOneWebhook(server, { orm, events: paymentEvents, rateLimit: webhookRateLimit(config.http.rateLimit) });
 
   const metrics = createMetricsRegistry(orm);
-  server.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  let metricsServer: FastifyInstance | null = null;
+  if (config.http.metricsPort === null) {
+    registerMetricsRoute(server, metrics, config.http.metricsToken);
+  } else {
+    metricsServer = Fastify({ loggerInstance: logger as FastifyBaseLogger, ...httpServerOptions(config.http) });
+    registerMetricsRoute(metricsServer, metrics, config.http.metricsToken);
+  }
   server.get('/healthz', async () => ({ status: 'ok' }));
   server.get('/readyz', async (_request, reply) => {
     try {
@@ -213,11 +231,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   return {
     server,
+    metricsServer,
     identity,
     services: { events, reservations, settlement, refunds, paymentEvents, reconciliation, partners },
     failpoints,
     async close() {
       await server.close();
+      await metricsServer?.close();
       await apollo.stop();
       await worker?.stop();
     },

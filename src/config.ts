@@ -37,6 +37,9 @@ export interface AppConfig {
   holdMinutes: number;
   /** After a hold ends, its seat stays unavailable to others this long: a payment made just before may be settling. */
   holdPaymentGraceMs: number;
+  /** Active (unexpired) holds one buyer may have on the seats of one event at a time. */
+  holdMaxPerBuyerPerEvent: number;
+  http: HttpConfig;
   refunds: {
     /** Transient cancel failures are retried this long, then the refund needs attention. */
     retryWindowMs: number;
@@ -55,6 +58,32 @@ export interface AppConfig {
   introspection: boolean;
   /** Test runs only: failpoints to arm (see src/failpoints.ts); null in any normal run. */
   failpoints: string | null;
+}
+
+/** The HTTP edge: timeouts that cut off slow clients, per-window rate limits, metrics exposure. */
+export interface HttpConfig {
+  /** Whole request (headers and body) must arrive within this; a slow body gets 408 and is closed. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** A socket idle this long (nothing sent either way) is destroyed. */
+  connectionTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Fastify's trustProxy: false, true, a hop count, or addresses/CIDRs of the proxies in front of us. */
+  trustProxy: boolean | number | string[];
+  rateLimit: {
+    windowMs: number;
+    /** Per client IP on POST /webhooks/portone; 0 turns the limit off. */
+    webhookPerIp: number;
+    /** Per client IP on /graphql requests without a valid token or API key; 0 turns it off. */
+    anonymousPerIp: number;
+    /** Per buyer (JWT sub); 0 turns it off. */
+    holdSeatPerBuyer: number;
+    confirmPaymentPerBuyer: number;
+  };
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken: string | null;
+  /** When set, /metrics is served on this port only (not on PORT). */
+  metricsPort: number | null;
 }
 
 export class ConfigError extends Error {
@@ -149,6 +178,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     holdMinutes: int('HOLD_MINUTES', 10, 1, 24 * 60),
     holdPaymentGraceMs: int('HOLD_PAYMENT_GRACE_MS', 120000, 0, 3600000),
+    holdMaxPerBuyerPerEvent: int('HOLD_MAX_PER_BUYER_PER_EVENT', 4, 1, 1000),
+    http: {
+      requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 30000, 100, 600000),
+      headersTimeoutMs: int('HTTP_HEADERS_TIMEOUT_MS', 10000, 100, 600000),
+      connectionTimeoutMs: int('HTTP_CONNECTION_TIMEOUT_MS', 120000, 100, 3600000),
+      keepAliveTimeoutMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 72000, 100, 3600000),
+      trustProxy: parseTrustProxy(str('TRUST_PROXY'), problems),
+      rateLimit: {
+        windowMs: int('RATE_LIMIT_WINDOW_MS', 60000, 1000, 3600000),
+        webhookPerIp: int('RATE_LIMIT_WEBHOOK_PER_IP', 600, 0, 1000000),
+        anonymousPerIp: int('RATE_LIMIT_ANONYMOUS_PER_IP', 1200, 0, 1000000),
+        holdSeatPerBuyer: int('RATE_LIMIT_HOLD_SEAT_PER_BUYER', 60, 0, 1000000),
+        confirmPaymentPerBuyer: int('RATE_LIMIT_CONFIRM_PAYMENT_PER_BUYER', 60, 0, 1000000),
+      },
+      metricsToken: str('METRICS_TOKEN') ?? null,
+      metricsPort: str('METRICS_PORT') === undefined ? null : int('METRICS_PORT', 0, 0, 65535),
+    },
     refunds: {
       retryWindowMs: int('REFUND_RETRY_WINDOW_MS', 72 * 3600000, 1000, 30 * 86400000),
       backoffBaseMs: int('REFUND_BACKOFF_BASE_MS', 2000, 1, 3600000),
@@ -172,6 +218,22 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (env.REFUND_MAX_ATTEMPTS !== undefined) {
     problems.push('REFUND_MAX_ATTEMPTS is no longer used: refunds retry for REFUND_RETRY_WINDOW_MS (default 72 hours); remove it');
+  }
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    problems.push('HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS');
+  }
+  // A handler waits on PortOne (connect + response, a read and possibly a cancel) with the socket quiet.
+  const longestGatewayWaitMs = 2 * (config.portone.connectTimeoutMs + config.portone.responseTimeoutMs);
+  if (config.http.connectionTimeoutMs <= longestGatewayWaitMs) {
+    problems.push(
+      `HTTP_CONNECTION_TIMEOUT_MS must be larger than ${longestGatewayWaitMs} (twice the PortOne connect and response timeouts), or a confirmPayment waiting on PortOne loses its connection`,
+    );
+  }
+  if (config.http.metricsToken !== null && config.http.metricsToken.length < 16) {
+    problems.push('METRICS_TOKEN must be at least 16 characters long');
+  }
+  if (config.http.metricsPort !== null && config.http.metricsPort !== 0 && config.http.metricsPort === config.port) {
+    problems.push('METRICS_PORT must differ from PORT');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
@@ -201,6 +263,17 @@ function parseBool(raw: string | undefined, fallback: boolean, name: string, pro
   if (['false', '0', 'no'].includes(raw.toLowerCase())) return false;
   problems.push(`${name} must be true or false (got "${raw}")`);
   return fallback;
+}
+
+/** `true`/`false`, a hop count, or a comma-separated list of proxy addresses or CIDRs. */
+function parseTrustProxy(raw: string | undefined, problems: string[]): boolean | number | string[] {
+  if (raw === undefined || ['false', '0', 'no'].includes(raw.toLowerCase())) return false;
+  if (['true', 'yes'].includes(raw.toLowerCase())) return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (entries.length > 0 && entries.every((entry) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry))) return entries;
+  problems.push(`TRUST_PROXY must be true, false, a hop count or comma-separated proxy addresses/CIDRs (got "${raw}")`);
+  return false;
 }
 
 /** Never echo a password from a URL back into logs. */

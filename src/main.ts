@@ -71,6 +71,7 @@ async function main(): Promise<void> {
   // PORT=0 lets the OS pick a free port; the `GraphQL:` line below reports the one bound (tests read it).
   const port = (app.server.server.address() as AddressInfo).port;
   simulator?.setWebhookUrl(`http://127.0.0.1:${port}/webhooks/portone`);
+  if (app.metricsServer) await app.metricsServer.listen({ port: config.http.metricsPort ?? 0, host: config.host });
 
   const shownHost = ['0.0.0.0', '127.0.0.1', '::'].includes(config.host) ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
   const base = `http://${shownHost}:${port}`;

@@ -75,7 +75,8 @@ export class JwtIdentity {
       if (payload.exp! - payload.iat! > this.maxLifetimeSeconds) {
         throw unauthenticated(`The token lives longer than ${Math.round(this.maxLifetimeSeconds / 86400)} days (exp − iat)`);
       }
-      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) {
+      // A NUL could not be stored as a buyer id (PostgreSQL text), so such a subject is no identity.
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200 || payload.sub.includes('\u0000')) {
         throw unauthenticated('The token has no usable subject (sub)');
       }
       const roles = Array.isArray(payload.roles) ? payload.roles : [];

@@ -1,5 +1,6 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { requireUser } from '../auth/identity';
+import { LimitPerBuyer } from '../graphql/buyer-rate-limit.middleware';
 import type { RequestContext } from '../graphql/context';
 import { CancelReservationInput, HoldSeatInput, ReservationView, SeatView } from './booking.types';
 import type { ReservationService } from './reservation.service';
@@ -21,6 +22,7 @@ export class ReservationResolver {
   }
 
   @Mutation(() => ReservationView)
+  @UseMiddleware(LimitPerBuyer('holdSeat'))
   async holdSeat(@Arg('input') input: HoldSeatInput, @Ctx() ctx: RequestContext): Promise<ReservationView> {
     const { userId } = requireUser(ctx.viewer);
     return ReservationView.from(await this.reservationService.holdSeat(ctx.em, userId, input.seatId));

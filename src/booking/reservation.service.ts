@@ -25,6 +25,7 @@ export class ReservationService {
     private readonly holdMinutes: number,
     /** An ended hold keeps its seat this long: a payment made just before the end may still be settling. */
     private readonly holdGraceMs: number = 0,
+    private readonly maxActiveHoldsPerBuyerPerEvent = 4,
   ) {}
 
   setConfirmedCancellation(handler: ConfirmedCancellation): void {
@@ -53,6 +54,7 @@ export class ReservationService {
           status: { $in: [ReservationStatus.HELD, ReservationStatus.CONFIRMED] },
         });
         if (occupied > 0) throw seatUnavailable(seat.label);
+        await this.assertBelowHoldLimit(tx, buyerId, seat, now);
         const reservation = tx.create(Reservation, {
           seat,
           buyerId,
@@ -107,6 +109,29 @@ export class ReservationService {
     if (released) return released;
     if (!this.confirmedCancellation) throw new Error('No handler for cancelling confirmed bookings is configured');
     return this.confirmedCancellation.cancelConfirmed(em, existing);
+  }
+
+  /**
+   * One buyer may hold at most `maxActiveHoldsPerBuyerPerEvent` seats of an event at a time, or one
+   * account could hold a whole event hostage. The seat lock does not serialise one buyer's holds on
+   * different seats, so a transaction-scoped advisory lock on (buyer, event) does; it is taken after
+   * the seat lock and released at commit.
+   */
+  private async assertBelowHoldLimit(tx: EntityManager, buyerId: string, seat: Seat, now: Date): Promise<void> {
+    await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`hold-limit:${seat.event.id}:${buyerId}`]);
+    const active = await tx.count(Reservation, {
+      buyerId,
+      status: ReservationStatus.HELD,
+      expiresAt: { $gt: now },
+      seat: { event: seat.event },
+    });
+    if (active >= this.maxActiveHoldsPerBuyerPerEvent) {
+      throw new AppError(
+        'HOLD_LIMIT_REACHED',
+        `You already hold ${active} seats of this event; at most ${this.maxActiveHoldsPerBuyerPerEvent} can be held at once. Pay for or cancel a hold first.`,
+        { limit: this.maxActiveHoldsPerBuyerPerEvent },
+      );
+    }
   }
 
   private async expireStaleHolds(tx: EntityManager, seat: Seat, now: Date): Promise<void> {

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/identity';
 import { createBookingLoaders } from '../booking/booking.loaders';
+import type { BuyerLimitedOperation } from '../http/rate-limits';
 import { createPaymentLoaders } from '../payment/payment.loaders';
 
 export type Locale = 'ko' | 'en';
@@ -13,6 +14,8 @@ export interface RequestContext {
   locale: Locale;
   log: Logger;
   loaders: ReturnType<typeof createRequestLoaders>;
+  /** Per-buyer limits bound to this request (see LimitPerBuyer). */
+  rateLimits: { consume(operation: BuyerLimitedOperation): Promise<void> };
 }
 
 export function createRequestLoaders(em: EntityManager, options: { holdGraceMs: number } = { holdGraceMs: 0 }) {

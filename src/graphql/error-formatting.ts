@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { ArgumentValidationError } from 'type-graphql';
 import type { ValidationError } from 'class-validator';
@@ -43,6 +43,10 @@ export function createErrorFormatter(log: Logger) {
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
+    if (isUncodedRequestError(error)) {
+      // Apollo refuses some requests with a bare 4xx error (a persisted query whose hash does not match).
+      return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
+    }
     log.error({ err: original, path: formatted.path }, 'unexpected error while resolving a GraphQL request');
     return {
       message: 'Internal server error',
@@ -51,6 +55,12 @@ export function createErrorFormatter(log: Logger) {
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     };
   };
+}
+
+function isUncodedRequestError(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.path !== undefined || error.extensions.code !== undefined) return false;
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** A request error that came out of a resolver (has a path) and is not ours is a fault, not input. */

@@ -13,7 +13,9 @@ export type AppErrorCode =
   | 'PAYMENT_NOT_COMPLETED'
   | 'PAYMENT_ALREADY_USED'
   | 'PAYMENT_NOT_OURS'
-  | 'GATEWAY_UNAVAILABLE';
+  | 'GATEWAY_UNAVAILABLE'
+  | 'HOLD_LIMIT_REACHED'
+  | 'RATE_LIMITED';
 
 const HTTP_STATUS: Partial<Record<AppErrorCode, number>> = { UNAUTHENTICATED: 401 };
 

@@ -1,5 +1,6 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { isAdmin, requireAdmin, requireUser } from '../auth/identity';
+import { LimitPerBuyer } from '../graphql/buyer-rate-limit.middleware';
 import { ReservationView } from '../booking/booking.types';
 import type { RequestContext } from '../graphql/context';
 import type { PaymentEventLog } from './payment-event-log';
@@ -28,6 +29,7 @@ export class PaymentResolver {
   @Mutation(() => ConfirmPaymentResult, {
     description: 'Verifies the payment at PortOne; a payment that cannot be kept is cancelled by the server and returned as PaymentRefunded.',
   })
+  @UseMiddleware(LimitPerBuyer('confirmPayment'))
   async confirmPayment(
     @Arg('input') input: ConfirmPaymentInput,
     @Ctx() ctx: RequestContext,

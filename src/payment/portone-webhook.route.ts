@@ -1,5 +1,6 @@
 import formbody from '@fastify/formbody';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { PaymentEventLog } from './payment-event-log';
 import { scheduleSettlement } from './settlement-queue';
@@ -19,12 +20,17 @@ const ID = /^[A-Za-z0-9_\-.]{1,100}$/;
  */
 export async function registerPortOneWebhook(
   server: FastifyInstance,
-  deps: { orm: MikroORM; events: PaymentEventLog },
+  deps: { orm: MikroORM; events: PaymentEventLog; rateLimit: RateLimitOptions | false },
 ): Promise<void> {
   await server.register(async (scope) => {
     await scope.register(formbody, { bodyLimit: 16 * 1024 });
-    scope.post('/webhooks/portone', { bodyLimit: 16 * 1024 }, async (request, reply) => {
+    scope.post('/webhooks/portone', { bodyLimit: 16 * 1024, config: { rateLimit: deps.rateLimit } }, async (request, reply) => {
       const body = (request.body ?? {}) as PortOneV1Notification;
+      // PostgreSQL cannot store U+0000 in text: such a notification would lose its audit row.
+      const withNul = (['imp_uid', 'merchant_uid', 'status'] as const).find(
+        (field) => typeof body[field] === 'string' && (body[field] as string).includes('\u0000'),
+      );
+      if (withNul) return reply.code(400).send({ error: `${withNul}: must not contain the NUL character (U+0000)` });
       const impUid = typeof body.imp_uid === 'string' ? body.imp_uid.trim() : '';
       const merchantUid = typeof body.merchant_uid === 'string' ? body.merchant_uid.trim() : null;
       const status = typeof body.status === 'string' ? body.status : null;

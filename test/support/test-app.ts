@@ -2,7 +2,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { print, type DocumentNode } from 'graphql';
 import fetch from 'node-fetch';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { buildApp, type App } from '../../src/app';
 import type { Clock } from '../../src/clock';
 import type { Failpoints } from '../../src/failpoints';
@@ -46,6 +46,8 @@ export async function startTestApp(
     failpoints?: Failpoints;
     startWorker?: boolean;
     startReconciliation?: boolean;
+    /** The app's logger (default: silent, or TEST_LOG_LEVEL). */
+    logger?: Logger;
   } = {},
 ): Promise<TestApp> {
   const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...options.env });
@@ -61,7 +63,7 @@ export async function startTestApp(
       connectTimeoutMs: 2000,
       responseTimeoutMs: 5000,
     });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const app = await buildApp({
     config,
     orm,

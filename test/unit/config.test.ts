@@ -132,3 +132,84 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('HTTP edge configuration', () => {
+  test('defaults: timeouts for production, generous limits, /metrics open on PORT', () => {
+    const config = loadConfig({});
+    expect(config.holdMaxPerBuyerPerEvent).toBe(4);
+    expect(config.http).toEqual({
+      requestTimeoutMs: 30000,
+      headersTimeoutMs: 10000,
+      connectionTimeoutMs: 120000,
+      keepAliveTimeoutMs: 72000,
+      trustProxy: false,
+      rateLimit: { windowMs: 60000, webhookPerIp: 600, anonymousPerIp: 1200, holdSeatPerBuyer: 60, confirmPaymentPerBuyer: 60 },
+      metricsToken: null,
+      metricsPort: null,
+    });
+    expect(Object.isFrozen(config.http.rateLimit)).toBe(true);
+  });
+
+  test('reads every variable; 0 turns a rate limit off', () => {
+    const config = loadConfig({
+      HOLD_MAX_PER_BUYER_PER_EVENT: '2',
+      HTTP_REQUEST_TIMEOUT_MS: '5000',
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_CONNECTION_TIMEOUT_MS: '60000',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000',
+      TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
+      RATE_LIMIT_WINDOW_MS: '1000',
+      RATE_LIMIT_WEBHOOK_PER_IP: '0',
+      RATE_LIMIT_ANONYMOUS_PER_IP: '10',
+      RATE_LIMIT_HOLD_SEAT_PER_BUYER: '3',
+      RATE_LIMIT_CONFIRM_PAYMENT_PER_BUYER: '4',
+      METRICS_TOKEN: 'a-long-enough-token',
+      METRICS_PORT: '9464',
+    });
+    expect(config.holdMaxPerBuyerPerEvent).toBe(2);
+    expect(config.http).toMatchObject({
+      requestTimeoutMs: 5000,
+      headersTimeoutMs: 2000,
+      connectionTimeoutMs: 60000,
+      keepAliveTimeoutMs: 5000,
+      trustProxy: ['10.0.0.0/8', '192.168.1.1'],
+      rateLimit: { windowMs: 1000, webhookPerIp: 0, anonymousPerIp: 10, holdSeatPerBuyer: 3, confirmPaymentPerBuyer: 4 },
+      metricsToken: 'a-long-enough-token',
+      metricsPort: 9464,
+    });
+    expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+  });
+
+  test('each bad value is named', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        HOLD_MAX_PER_BUYER_PER_EVENT: '0',
+        HTTP_REQUEST_TIMEOUT_MS: '1000',
+        HTTP_HEADERS_TIMEOUT_MS: '2000',
+        HTTP_CONNECTION_TIMEOUT_MS: '20000',
+        TRUST_PROXY: 'the load balancer',
+        RATE_LIMIT_ANONYMOUS_PER_IP: '-1',
+        METRICS_TOKEN: 'short',
+        PORT: '9000',
+        METRICS_PORT: '9000',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    for (const name of [
+      'HOLD_MAX_PER_BUYER_PER_EVENT',
+      'HTTP_HEADERS_TIMEOUT_MS must not be larger than HTTP_REQUEST_TIMEOUT_MS',
+      'HTTP_CONNECTION_TIMEOUT_MS must be larger than 26000',
+      'TRUST_PROXY',
+      'RATE_LIMIT_ANONYMOUS_PER_IP',
+      'METRICS_TOKEN',
+      'METRICS_PORT must differ from PORT',
+    ]) {
+      expect({ name, named: problems.some((problem) => problem.startsWith(name)) }).toEqual({ name, named: true });
+    }
+  });
+});

@@ -14,6 +14,13 @@ import {
   type V1Payment,
 } from './simulator-state';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Which simulated PortOne endpoint a route is, for fault injection. */
+    endpoint?: SimulatorEndpoint;
+  }
+}
+
 /**
  * A PortOne V1 REST API simulator that follows PortOne's public V1 documentation (REST reference
  * https://developers.portone.io/api/rest-v1, webhook guide .../opi/ko/integration/webhook/readme-v1, cancel
