@@ -30,19 +30,23 @@ export const SEAT_CURSOR: CursorKind<[label: string, id: string]> = {
  */
 export async function findSeatPages(em: EntityManager, eventIds: readonly string[], args: PageArgs): Promise<Array<Page<Seat>>> {
   const page = pageRequest(SEAT_CURSOR, args);
-  const label = naturalLabelKey('seat.label');
-  const afterCondition = page.after ? `and (${label}, seat.id) > (${naturalLabelKey('?::text')}, ?::uuid)` : '';
+  const afterCondition = page.after ? `where (keyed.natural_key, keyed.id) > (${naturalLabelKey('?::text')}, ?::uuid)` : '';
+  // `offset 0` keeps PostgreSQL from inlining the key expression into both the filter and the sort,
+  // so it is computed once per seat. Drop it with the index: it would hide the index from the planner.
   const rows: Array<Record<string, unknown> & { event_id: string }> = await em.getConnection().execute(
     `select page.id, page.event_id, page.label, page.price
        from json_array_elements_text(?::json) with ordinality as wanted(event_id, position)
        cross join lateral (
-         select seat.id, seat.event_id, seat.label, seat.price, row_number() over (order by ${label}, seat.id) as position
-           from seat
-          where seat.event_id = wanted.event_id::uuid ${afterCondition}
-          order by ${label}, seat.id
+         select keyed.*
+           from (select seat.id, seat.event_id, seat.label, seat.price, ${naturalLabelKey('seat.label')} as natural_key
+                   from seat
+                  where seat.event_id = wanted.event_id::uuid
+                 offset 0) keyed
+          ${afterCondition}
+          order by keyed.natural_key, keyed.id
           limit ?
        ) page
-      order by wanted.position, page.position`,
+      order by wanted.position, page.natural_key, page.id`,
     [JSON.stringify(eventIds), ...(page.after ?? []), page.first + 1],
   );
   const byEvent = new Map<string, Seat[]>(eventIds.map((id) => [id, []]));
