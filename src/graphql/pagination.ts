@@ -76,7 +76,7 @@ export function encodeCursor<Key extends readonly unknown[]>(kind: CursorKind<Ke
 
 function decodeCursor<Key extends readonly unknown[]>(kind: CursorKind<Key>, cursor: string): Key {
   const malformed = () => badUserInput('after', 'is not a cursor of this list; pass the endCursor of a previous page');
-  if (cursor.length === 0 || cursor.length > 1000 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw malformed();
+  if (cursor.length === 0 || cursor.length > 4096 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw malformed();
   let parts: unknown;
   try {
     parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -139,7 +139,7 @@ export const cursorPart = {
   uuid: (value: unknown): value is string => typeof value === 'string' && UUID.test(value),
   /** Timestamps travel with millisecond precision: every timestamp we sort on is written from a JS Date. */
   instant: (value: unknown): value is string => typeof value === 'string' && ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value)),
-  text: (value: unknown): value is string => typeof value === 'string' && value.length <= 200,
+  text: (value: unknown): value is string => typeof value === 'string' && value.length <= 1000,
   /** A bigserial id, as a decimal string (it may exceed Number.MAX_SAFE_INTEGER). */
   serial: (value: unknown): value is string => typeof value === 'string' && /^[1-9]\d{0,18}$/.test(value),
 };

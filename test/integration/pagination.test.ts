@@ -8,9 +8,11 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../src/graphql/pagination';
 import { PaymentEvent } from '../../src/payment/payment-event.entity';
 import { Refund, RefundReason, RefundStatus } from '../../src/payment/refund.entity';
 import {
+  CreateEventDocument,
   EventsDocument,
   EventSeatsPageDocument,
   EventsPageDocument,
+  type EventsPageQuery,
   EventsWithSeatsPageDocument,
   MyReservationsDocument,
   MyReservationsPageDocument,
@@ -295,6 +297,38 @@ describe.each(LISTS.map((list) => [list.name, list] as const))('%s', (_name, lis
       await expect(list.page(parent, null, after)).rejects.toThrow(/"code":"BAD_USER_INPUT".*"field":"after"/);
     }
   });
+});
+
+test('events created through the API while a client pages through eventsPage: no overlap, no gap', async () => {
+  const token = adminToken;
+  const soon = Date.now() + 24 * 3600_000;
+  const startsAt = (i: number) => new Date(soon + (i % 7) * 3600_000).toISOString();
+  const create = (i: number) =>
+    t.gql(CreateEventDocument, { input: { title: `E${i}`, startsAt: startsAt(i), seats: [{ label: 'A1', price: 1000 }] } }, { token });
+  const initial = await Promise.all(Array.from({ length: 20 }, (_, i) => create(i)));
+  const initialIds = initial.map((r) => r.data!.createEvent.id);
+
+  const walked: Array<{ id: string; startsAt: string }> = [];
+  const walk = (async () => {
+    let after: string | null = null;
+    for (;;) {
+      const result: { data?: EventsPageQuery | null } = await t.gql(EventsPageDocument, { first: 3, after });
+      const eventsPage = result.data!.eventsPage;
+      walked.push(...eventsPage.nodes);
+      if (!eventsPage.pageInfo.hasNextPage) return;
+      after = eventsPage.pageInfo.endCursor ?? null;
+    }
+  })();
+  const inserts = Promise.all(Array.from({ length: 20 }, (_, i) => create(100 + i)));
+  await Promise.all([walk, inserts]);
+
+  for (let i = 1; i < walked.length; i++) {
+    const [a, b] = [walked[i - 1], walked[i]];
+    expect(Date.parse(a.startsAt) < Date.parse(b.startsAt) || (a.startsAt === b.startsAt && a.id < b.id)).toBe(true);
+  }
+  const seen = new Set(walked.map((e) => e.id));
+  expect(seen.size).toBe(walked.length);
+  expect(initialIds.filter((id) => !seen.has(id))).toEqual([]);
 });
 
 test('a cursor of one list is refused by another', async () => {
