@@ -112,15 +112,15 @@ export class RefundService {
 
   /** One page of refunds, newest first, optionally of one status: keyset pagination on (createdAt, id), both descending. */
   async list(em: EntityManager, status: RefundStatus | null, args: PageArgs): Promise<Page<Refund>> {
-    const REFUND_CURSOR = instantIdCursor('refund');
-    const page = pageRequest(REFUND_CURSOR, args);
+    const cursorKind = instantIdCursor('refund');
+    const page = pageRequest(cursorKind, args);
     const cursor = await em.findByCursor(Refund, status ? { status } : {}, {
       first: page.first,
       after: page.after ? { createdAt: new Date(page.after[0]), id: page.after[1] } : undefined,
       orderBy: { createdAt: 'desc', id: 'desc' },
       includeCount: false,
     });
-    return pageFromCursor(cursor, REFUND_CURSOR, (refund) => [refund.createdAt.toISOString(), refund.id]);
+    return pageFromCursor(cursor, cursorKind, (refund) => [refund.createdAt.toISOString(), refund.id]);
   }
 
   /**
