@@ -1,6 +1,8 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { requireAdmin } from '../auth/identity';
 import type { RequestContext } from '../graphql/context';
+import { mapPage, PageArgs, type Page } from '../graphql/pagination';
+import { EventPage, SeatPage } from './booking-pages.types';
 import { CreateEventInput, EventView, SeatView } from './booking.types';
 import type { EventService } from './event.service';
 
@@ -8,9 +10,14 @@ import type { EventService } from './event.service';
 export class EventResolver {
   constructor(private readonly eventService: EventService) {}
 
-  @Query(() => [EventView], { description: 'Events that have not started yet, soonest first. `event(id:)` also finds past ones.' })
-  async events(@Ctx() ctx: RequestContext): Promise<EventView[]> {
-    return (await this.eventService.listEvents(ctx.em)).map(EventView.from);
+  @Query(() => [EventView], { description: 'The first page of eventsPage (50 events unless `first` says otherwise).' })
+  async events(@Args() page: PageArgs, @Ctx() ctx: RequestContext): Promise<EventView[]> {
+    return (await this.eventService.listEvents(ctx.em, page)).nodes.map(EventView.from);
+  }
+
+  @Query(() => EventPage, { description: 'Events that have not started yet, soonest first, one page at a time. `event(id:)` also finds past ones.' })
+  async eventsPage(@Args() page: PageArgs, @Ctx() ctx: RequestContext): Promise<Page<EventView>> {
+    return mapPage(await this.eventService.listEvents(ctx.em, page), EventView.from);
   }
 
   @Query(() => EventView, { nullable: true })
@@ -25,9 +32,14 @@ export class EventResolver {
     return EventView.from(await this.eventService.createEvent(ctx.em, input));
   }
 
-  @FieldResolver(() => [SeatView])
-  async seats(@Root() event: EventView, @Ctx() ctx: RequestContext): Promise<SeatView[]> {
-    return (await ctx.loaders.seatsByEventId.load(event.id)).map(SeatView.from);
+  @FieldResolver(() => [SeatView], { description: 'The first page of seatsPage (50 seats unless `first` says otherwise).' })
+  async seats(@Root() event: EventView, @Args() page: PageArgs, @Ctx() ctx: RequestContext): Promise<SeatView[]> {
+    return (await ctx.loaders.seatPageByEvent.load({ eventId: event.id, ...page })).nodes.map(SeatView.from);
+  }
+
+  @FieldResolver(() => SeatPage, { description: 'Seats in natural label order (R2 before R10), one page at a time.' })
+  async seatsPage(@Root() event: EventView, @Args() page: PageArgs, @Ctx() ctx: RequestContext): Promise<Page<SeatView>> {
+    return mapPage(await ctx.loaders.seatPageByEvent.load({ eventId: event.id, ...page }), SeatView.from);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../clock';
 import { badUserInput } from '../graphql/errors';
+import { instantIdCursor, pageFromCursor, pageRequest, type Page, type PageArgs } from '../graphql/pagination';
 import type { CreateEventInput } from './booking.types';
 import { Event } from './event.entity';
 import { Seat } from './seat.entity';
@@ -8,9 +9,19 @@ import { Seat } from './seat.entity';
 export class EventService {
   constructor(private readonly clock: Clock) {}
 
-  /** Events that have not started, soonest first: a started event sells nothing, so it is no longer listed. */
-  async listEvents(em: EntityManager): Promise<Event[]> {
-    return em.find(Event, { startsAt: { $gt: this.clock.now() } }, { orderBy: { startsAt: 'asc', id: 'asc' } });
+  /**
+   * One page of the events that have not started (a started event sells nothing), soonest first (ties by id): keyset pagination on (startsAt, id), so events
+   * created while a client walks the pages never shift it onto an item it already saw.
+   */
+  async listEvents(em: EntityManager, args: PageArgs): Promise<Page<Event>> {
+    const page = pageRequest(EVENT_CURSOR, args);
+    const cursor = await em.findByCursor(Event, { startsAt: { $gt: this.clock.now() } }, {
+      first: page.first,
+      after: page.after ? { startsAt: new Date(page.after[0]), id: page.after[1] } : undefined,
+      orderBy: { startsAt: 'asc', id: 'asc' },
+      includeCount: false,
+    });
+    return pageFromCursor(cursor, EVENT_CURSOR, (event) => [event.startsAt.toISOString(), event.id]);
   }
 
   async findEvent(em: EntityManager, id: string): Promise<Event | null> {
@@ -41,6 +52,8 @@ export class EventService {
     });
   }
 }
+
+const EVENT_CURSOR = instantIdCursor('event');
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(value: string): boolean {

@@ -1,7 +1,9 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { requireUser } from '../auth/identity';
 import { LimitPerBuyer } from '../graphql/buyer-rate-limit.middleware';
 import type { RequestContext } from '../graphql/context';
+import { mapPage, PageArgs, type Page } from '../graphql/pagination';
+import { ReservationPage } from './booking-pages.types';
 import { CancelReservationInput, HoldSeatInput, ReservationView, SeatView } from './booking.types';
 import type { ReservationService } from './reservation.service';
 
@@ -15,10 +17,16 @@ export class ReservationResolver {
     return reservation && ReservationView.from(reservation);
   }
 
-  @Query(() => [ReservationView])
-  async myReservations(@Ctx() ctx: RequestContext): Promise<ReservationView[]> {
+  @Query(() => [ReservationView], { description: 'The first page of myReservationsPage (50 unless `first` says otherwise).' })
+  async myReservations(@Args() page: PageArgs, @Ctx() ctx: RequestContext): Promise<ReservationView[]> {
     const { userId } = requireUser(ctx.viewer);
-    return (await this.reservationService.listForBuyer(ctx.em, userId)).map(ReservationView.from);
+    return (await this.reservationService.listForBuyer(ctx.em, userId, page)).nodes.map(ReservationView.from);
+  }
+
+  @Query(() => ReservationPage, { description: "The signed-in buyer's reservations, newest first, one page at a time." })
+  async myReservationsPage(@Args() page: PageArgs, @Ctx() ctx: RequestContext): Promise<Page<ReservationView>> {
+    const { userId } = requireUser(ctx.viewer);
+    return mapPage(await this.reservationService.listForBuyer(ctx.em, userId, page), ReservationView.from);
   }
 
   @Mutation(() => ReservationView)

@@ -3,6 +3,7 @@ import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../clock';
 import { AppError, badUserInput, forbidden, notFound } from '../graphql/errors';
+import { instantIdCursor, pageFromCursor, pageRequest, type Page, type PageArgs } from '../graphql/pagination';
 import { isUuid } from './event.service';
 import { Reservation, ReservationStatus } from './reservation.entity';
 import { Seat } from './seat.entity';
@@ -83,8 +84,16 @@ export class ReservationService {
     return reservation;
   }
 
-  async listForBuyer(em: EntityManager, buyerId: string): Promise<Reservation[]> {
-    return em.find(Reservation, { buyerId }, { orderBy: { createdAt: 'desc', id: 'asc' } });
+  /** One page of a buyer's reservations, newest first: keyset pagination on (createdAt, id), both descending. */
+  async listForBuyer(em: EntityManager, buyerId: string, args: PageArgs): Promise<Page<Reservation>> {
+    const page = pageRequest(RESERVATION_CURSOR, args);
+    const cursor = await em.findByCursor(Reservation, { buyerId }, {
+      first: page.first,
+      after: page.after ? { createdAt: new Date(page.after[0]), id: page.after[1] } : undefined,
+      orderBy: { createdAt: 'desc', id: 'desc' },
+      includeCount: false,
+    });
+    return pageFromCursor(cursor, RESERVATION_CURSOR, (row) => [row.createdAt.toISOString(), row.id]);
   }
 
   /**
@@ -142,6 +151,8 @@ export class ReservationService {
     );
   }
 }
+
+const RESERVATION_CURSOR = instantIdCursor('reservation');
 
 function seatUnavailable(label: string): AppError {
   return new AppError('SEAT_UNAVAILABLE', `Seat ${label} is held or booked by someone else`);

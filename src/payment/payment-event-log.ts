@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { isUuid } from '../booking/event.service';
 import { badUserInput } from '../graphql/errors';
+import { cursorPart, pageFromCursor, pageRequest, type CursorKind, type Page, type PageArgs } from '../graphql/pagination';
 import { PaymentEvent } from './payment-event.entity';
 
 export interface PaymentEventEntry {
@@ -22,6 +23,11 @@ export interface PaymentEventEntry {
   message?: string | null;
   details?: Record<string, unknown> | null;
 }
+
+const PAYMENT_EVENT_CURSOR: CursorKind<[id: string]> = {
+  name: 'payment-event',
+  parse: ([id, ...rest]) => (rest.length === 0 && cursorPart.serial(id) ? [id] : null),
+};
 
 /**
  * Writes the append-only payment event log and the operator's log line for the same fact, so the two
@@ -57,8 +63,16 @@ export class PaymentEventLog {
     }
   }
 
-  async forReservation(em: EntityManager, reservationId: string): Promise<PaymentEvent[]> {
+  /** One page of a reservation's events, oldest first: keyset pagination on the append order (id). */
+  async forReservation(em: EntityManager, reservationId: string, args: PageArgs): Promise<Page<PaymentEvent>> {
     if (!isUuid(reservationId)) throw badUserInput('reservationId', 'must be a UUID');
-    return em.find(PaymentEvent, { reservationId }, { orderBy: { id: 'asc' } });
+    const page = pageRequest(PAYMENT_EVENT_CURSOR, args);
+    const cursor = await em.findByCursor(PaymentEvent, { reservationId }, {
+      first: page.first,
+      after: page.after ? { id: page.after[0] } : undefined,
+      orderBy: { id: 'asc' },
+      includeCount: false,
+    });
+    return pageFromCursor(cursor, PAYMENT_EVENT_CURSOR, (event) => [String(event.id)]);
   }
 }

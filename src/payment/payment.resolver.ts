@@ -1,8 +1,10 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { isAdmin, requireAdmin, requireUser } from '../auth/identity';
 import { LimitPerBuyer } from '../graphql/buyer-rate-limit.middleware';
 import { ReservationView } from '../booking/booking.types';
 import type { RequestContext } from '../graphql/context';
+import { mapPage, PageArgs, type Page } from '../graphql/pagination';
+import { PaymentEventPage, RefundPage } from './payment-pages.types';
 import type { PaymentEventLog } from './payment-event-log';
 import type { PaymentSettlementService } from './payment-settlement.service';
 import {
@@ -51,13 +53,24 @@ export class PaymentResolver {
     });
   }
 
-  @Query(() => [RefundView], { description: 'Admin only.' })
+  @Query(() => [RefundView], { description: 'Admin only: the first page of refundsPage (50 unless `first` says otherwise).' })
   async refunds(
     @Arg('status', () => RefundStatus, { nullable: true }) status: RefundStatus | null,
+    @Args() page: PageArgs,
     @Ctx() ctx: RequestContext,
   ): Promise<RefundView[]> {
     requireAdmin(ctx.viewer);
-    return (await this.refundService.list(ctx.em, status ?? null)).map((refund) => RefundView.from(refund, { forOperator: true }));
+    return (await this.refundService.list(ctx.em, status ?? null, page)).nodes.map((refund) => RefundView.from(refund, { forOperator: true }));
+  }
+
+  @Query(() => RefundPage, { description: 'Admin only: refunds newest first, optionally of one status, one page at a time.' })
+  async refundsPage(
+    @Arg('status', () => RefundStatus, { nullable: true }) status: RefundStatus | null,
+    @Args() page: PageArgs,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Page<RefundView>> {
+    requireAdmin(ctx.viewer);
+    return mapPage(await this.refundService.list(ctx.em, status ?? null, page), (refund) => RefundView.from(refund, { forOperator: true }));
   }
 
   @Mutation(() => RefundView, { description: 'Admin only: attempt a PENDING or NEEDS_ATTENTION refund again now.' })
@@ -75,10 +88,26 @@ export class PaymentResolver {
     return RefundView.from(await this.refundService.provideRefundAccount(ctx.em, actor, input), { forOperator: actor.isAdmin });
   }
 
-  @Query(() => [PaymentEventView], { description: 'Admin only: the payment event log of one reservation, oldest first.' })
-  async paymentEvents(@Arg('reservationId', () => ID) reservationId: string, @Ctx() ctx: RequestContext): Promise<PaymentEventView[]> {
+  @Query(() => [PaymentEventView], {
+    description: 'Admin only: the first page of paymentEventsPage (50 unless `first` says otherwise).',
+  })
+  async paymentEvents(
+    @Arg('reservationId', () => ID) reservationId: string,
+    @Args() page: PageArgs,
+    @Ctx() ctx: RequestContext,
+  ): Promise<PaymentEventView[]> {
     requireAdmin(ctx.viewer);
-    return (await this.eventLog.forReservation(ctx.em, reservationId)).map(PaymentEventView.from);
+    return (await this.eventLog.forReservation(ctx.em, reservationId, page)).nodes.map(PaymentEventView.from);
+  }
+
+  @Query(() => PaymentEventPage, { description: 'Admin only: the payment event log of one reservation, oldest first, one page at a time.' })
+  async paymentEventsPage(
+    @Arg('reservationId', () => ID) reservationId: string,
+    @Args() page: PageArgs,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Page<PaymentEventView>> {
+    requireAdmin(ctx.viewer);
+    return mapPage(await this.eventLog.forReservation(ctx.em, reservationId, page), PaymentEventView.from);
   }
 }
 

@@ -8,6 +8,7 @@ import { transactionalWithRetry } from '../db/transaction-retry';
 import type { Failpoints } from '../failpoints';
 import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway } from '../gateway/payment-gateway';
 import { badUserInput, forbidden, notFound } from '../graphql/errors';
+import { instantIdCursor, pageFromCursor, pageRequest, type Page, type PageArgs } from '../graphql/pagination';
 import { Payment, PaymentDecision } from './payment.entity';
 import type { PaymentEventLog } from './payment-event-log';
 import { Refund, RefundReason, RefundStatus } from './refund.entity';
@@ -188,8 +189,17 @@ export class RefundService {
     });
   }
 
-  async list(em: EntityManager, status: RefundStatus | null): Promise<Refund[]> {
-    return em.find(Refund, status ? { status } : {}, { orderBy: { createdAt: 'desc', id: 'asc' }, limit: 500 });
+  /** One page of refunds, newest first, optionally of one status: keyset pagination on (createdAt, id), both descending. */
+  async list(em: EntityManager, status: RefundStatus | null, args: PageArgs): Promise<Page<Refund>> {
+    const cursorKind = instantIdCursor('refund');
+    const page = pageRequest(cursorKind, args);
+    const cursor = await em.findByCursor(Refund, status ? { status } : {}, {
+      first: page.first,
+      after: page.after ? { createdAt: new Date(page.after[0]), id: page.after[1] } : undefined,
+      orderBy: { createdAt: 'desc', id: 'desc' },
+      includeCount: false,
+    });
+    return pageFromCursor(cursor, cursorKind, (refund) => [refund.createdAt.toISOString(), refund.id]);
   }
 
   /**

@@ -33,7 +33,7 @@ describe('client contract', () => {
     ]);
     const added = committedSdl.replace('type Reservation {', 'type Reservation {\n  note: String');
     expect(await breakingChanges(committedSdl, added)).toEqual([]);
-    const requiredArg = committedSdl.replace('myReservations: [Reservation!]!', 'myReservations(limit: Int!): [Reservation!]!');
+    const requiredArg = committedSdl.replace('event(id: ID!): Event', 'event(id: ID!, limit: Int!): Event');
     expect((await breakingChanges(committedSdl, requiredArg)).length).toBe(1);
   });
 });
