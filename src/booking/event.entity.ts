@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/core';
 
 @Entity({ tableName: 'event' })
+@Index({ name: 'event_starts_at_id_idx', properties: ['startsAt', 'id'] })
 export class Event {
   @PrimaryKey({ type: 'uuid' })
   id: string = randomUUID();

@@ -3,20 +3,13 @@ import { cursorPart, pageFromOverfetch, pageRequest, type CursorKind, type Page,
 import { Seat } from './seat.entity';
 
 /**
- * The natural order of seat labels, as on a seating chart (R2 before R10), computed by PostgreSQL so
- * that pages can be cut with a keyset condition: each run of digits is left-padded with zeros and the
- * result compared with the ICU root collation (case- and punctuation-aware like `Intl.Collator`).
- *
- * No index serves this order yet: PostgreSQL finds an event's seats through `seat_event_label_unique`
- * and sorts them (a top-N sort, one pass over the event's seats per page). The index that would serve
- * it needs a migration; see the README's Pagination section. With it, this expression becomes
- * `label collate "natural_sort"`.
+ * The natural order of seat labels, as on a seating chart (R2 before R10): the ICU collation
+ * `natural_sort` (root locale, numeric ordering, created by a migration), which
+ * `seat_event_natural_label_idx` (event_id, label, id) serves, so a page is an index range scan
+ * however many seats the event has.
  */
 export function naturalLabelKey(sqlExpression: string): string {
-  return (
-    `coalesce((select string_agg(case when part[1] ~ '^[0-9]' then lpad(part[1], greatest(length(part[1]), 50), '0') else part[1] end, '' order by n)` +
-    ` from regexp_matches(${sqlExpression}, '[0-9]+|[^0-9]+', 'g') with ordinality as parts(part, n)), '') collate "und-x-icu"`
-  );
+  return `${sqlExpression} collate "natural_sort"`;
 }
 
 export const SEAT_CURSOR: CursorKind<[label: string, id: string]> = {
@@ -31,8 +24,6 @@ export const SEAT_CURSOR: CursorKind<[label: string, id: string]> = {
 export async function findSeatPages(em: EntityManager, eventIds: readonly string[], args: PageArgs): Promise<Array<Page<Seat>>> {
   const page = pageRequest(SEAT_CURSOR, args);
   const afterCondition = page.after ? `where (keyed.natural_key, keyed.id) > (${naturalLabelKey('?::text')}, ?::uuid)` : '';
-  // `offset 0` keeps PostgreSQL from inlining the key expression into both the filter and the sort,
-  // so it is computed once per seat. Drop it with the index: it would hide the index from the planner.
   const rows: Array<Record<string, unknown> & { event_id: string }> = await em.getConnection().execute(
     `select page.id, page.event_id, page.label, page.price
        from json_array_elements_text(?::json) with ordinality as wanted(event_id, position)
@@ -40,8 +31,7 @@ export async function findSeatPages(em: EntityManager, eventIds: readonly string
          select keyed.*
            from (select seat.id, seat.event_id, seat.label, seat.price, ${naturalLabelKey('seat.label')} as natural_key
                    from seat
-                  where seat.event_id = wanted.event_id::uuid
-                 offset 0) keyed
+                  where seat.event_id = wanted.event_id::uuid) keyed
           ${afterCondition}
           order by keyed.natural_key, keyed.id
           limit ?

@@ -97,9 +97,10 @@ export class PaymentSettlementService {
     options: { source: SettlementSource; reportedForReservationId?: string },
   ): Promise<SettlementOutcome> {
     const recorded = await this.findRecordedOutcome(em.fork(), gatewayPaymentId);
-    // A client repeating its confirmation gets the recorded decision without another PortOne read;
-    // webhooks and reconciliation read, because they bring news (a cancel made outside this server).
-    if (recorded && options.source === 'CLIENT_CONFIRM') return recorded;
+    // A client repeating its confirmation of a refund gets the recorded decision without another PortOne
+    // read (the refund's own attempts read it). A kept booking is read again by every path: PortOne may
+    // show it cancelled outside this server since, and then the booking must not read as paid.
+    if (recorded?.kind === 'REFUNDED' && options.source === 'CLIENT_CONFIRM') return recorded;
 
     const payment = await this.readGatewayPayment(em, gatewayPaymentId, options);
     this.failpoints.hit('after-gateway-read');

@@ -29,6 +29,7 @@ export enum RefundReason {
  */
 @Entity({ tableName: 'refund' })
 @Index({ name: 'refund_status_idx', properties: ['status', 'createdAt'] })
+@Index({ name: 'refund_created_at_id_idx', properties: ['createdAt', 'id'] })
 @Check({ name: 'refund_amount_not_negative', expression: 'amount >= 0' })
 export class Refund {
   @PrimaryKey({ type: 'uuid' })
