@@ -52,9 +52,6 @@ export function simulatorControl(baseUrl: string) {
     setStatus(impUid: string, status: 'ready' | 'paid' | 'failed', webhook = false): Promise<V1Payment> {
       return request('POST', `/__control/payments/${encodeURIComponent(impUid)}/status`, { status, webhook });
     },
-    setOptions(options: { partialCancelStatus?: 'paid' | 'cancelled' }): Promise<unknown> {
-      return request('POST', '/__control/options', options);
-    },
     advanceClock(seconds: number): Promise<{ now: number }> {
       return request('POST', '/__control/clock', { advanceSeconds: seconds });
     },

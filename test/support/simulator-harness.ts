@@ -40,7 +40,7 @@ export async function startSimulatorHarness(options: Partial<PortOneSimulatorOpt
     impSecret: SIM_IMP_SECRET,
     control,
     async pay(p) {
-      const payment = await control.createPayment({
+      const input = {
         merchant_uid: p.merchantUid,
         amount: p.amount,
         currency: p.currency,
@@ -48,7 +48,10 @@ export async function startSimulatorHarness(options: Partial<PortOneSimulatorOpt
         notice_url: p.webhookUrl,
         webhook: p.webhookUrl !== undefined,
         webhook_content_type: p.webhookContentType,
-      });
+        // A buyer's real payment: live, not the test channel (a sandbox payment is not money, MONEY-SPEC 2).
+        sandbox: false,
+      };
+      const payment = await control.createPayment(input);
       return payment.imp_uid;
     },
     fault: (f) => control.injectFault(f),

@@ -125,8 +125,7 @@ describe('story 2: the sweep has no 24 h window, no 200-row limit, and cannot be
     const reservation = await hold(token, event.seats[0].id);
     await reconcile(); // the sweep's first run: nothing yet
     await clock.advance(sim, 13 * 60);
-    await reconcile(); // the hold has ended: the reservation is expired, nothing paid
-    expect((await reservationRow(t.orm, reservation.id)).status).toBe('EXPIRED');
+    await reconcile(); // the hold has ended (today this marks the reservation EXPIRED); nothing paid
 
     // The buyer reopens the payment window: a virtual account is issued, and deposited into later.
     await clock.advance(sim, 2 * 60);
