@@ -129,6 +129,7 @@ export async function refundRowsOf(orm: MikroORM, gatewayPaymentId: string) {
     amount: Number(r.amount),
     attempts: Number(r.attempts),
     lastError: (r.last_error as string | null) ?? null,
+    nextAttemptAt: (r.next_attempt_at as string | Date | null) ?? null,
     reservationId: String(r.reservation_id),
   }));
 }
