@@ -13,8 +13,8 @@ import { waitFor } from '../../support/wait';
 
 /**
  * Issue 10, load finding (c): the process running a webhook's settle job is SIGKILLed. graphile-worker
- * keeps such a job locked for 4 hours; another instance must take it over within a few
- * reconciliation intervals (here 1 s each), and the payment must be settled.
+ * keeps such a job locked for 4 hours; another instance must settle the payment within a few
+ * reconciliation intervals (here 1 s each) and release the dead worker's lock well before that.
  */
 let orm: MikroORM;
 let simulator: SimulatorHarness;
@@ -63,7 +63,7 @@ async function settleJob(impUid: string): Promise<{ locked_by: string | null } |
   return rows[0];
 }
 
-// Today: the job stays locked by the dead worker and the paid booking stays HELD (waitFor times out after 30 s).
+// Today: nobody settles the payment (the job stays locked for 4 h; reconciliation skips the live hold): the first waitFor times out.
 test('load (c): a settle job locked by a killed process is taken over within a few reconciliation intervals', async () => {
   await resetDatabase(orm);
   await simulator.reset();
@@ -87,15 +87,12 @@ test('load (c): a settle job locked by a killed process is taken over within a f
     expect(lockedBy).toEqual(expect.any(String));
 
     server = await startServerProcess(serverEnv());
-    await waitFor(
-      async () => {
-        const job = await settleJob(payment.imp_uid);
-        const decided = (await paymentRowsOf(orm, payment.imp_uid)).length > 0;
-        return decided && job?.locked_by !== lockedBy;
-      },
-      RECONCILE_INTERVAL_MS * 10 + 20_000,
-      250,
-    );
+    // The payment is settled by the other instance within a few reconciliation intervals...
+    await waitFor(async () => (await paymentRowsOf(orm, payment.imp_uid)).length > 0, RECONCILE_INTERVAL_MS * 10 + 10_000, 250);
+    // ...and the dead worker's lock is released long before graphile-worker's 4 hours. How long a lock
+    // must be held before it counts as a dead worker's is the server's choice (a live but slow worker
+    // must keep its job); a minute and a half is plenty here.
+    await waitFor(async () => (await settleJob(payment.imp_uid))?.locked_by !== lockedBy, 90_000, 500);
     expect(await paymentRowsOf(orm, payment.imp_uid)).toEqual([expect.objectContaining({ decision: 'CONFIRMED' })]);
     expect((await reservationRow(orm, reservation.id)).status).toBe('CONFIRMED');
     expect(await sim.cancelRequests(payment.imp_uid)).toEqual([]);
@@ -103,4 +100,4 @@ test('load (c): a settle job locked by a killed process is taken over within a f
   } finally {
     await server.kill();
   }
-}, 120_000);
+}, 180_000);
