@@ -104,7 +104,7 @@ describe('story 3: decisions and refund success rest on the balance, not the sta
 });
 
 describe('story 4: amounts are exact decimals', () => {
-  // Today: the decision cannot be stored (integer columns); the payment is cancelled without a record and the call fails INTERNAL_SERVER_ERROR.
+  // Today: the refund cancels 10 (integer amounts), not 10.4, and is marked SUCCEEDED with 0.40 still paid.
   test('story 4: a USD 10.40 payment is refunded 10.4 (CURRENCY_MISMATCH) and SUCCEEDED with nothing left paid', async () => {
     const { token, reservation } = await holdOne('dollar-buyer');
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: 10.4, currency: 'USD' });
