@@ -11,41 +11,51 @@ export async function expectMoneyInvariants(
 ): Promise<void> {
   const conn = t.orm.em.getConnection();
   const problems: string[] = [];
-  const payments = await t.simulator.allPayments();
-  const orderIds: Array<{ merchant_uid: string }> = await conn.execute('select merchant_uid from reservation');
-  const ourOrders = new Set(orderIds.map((r) => r.merchant_uid));
-  const ours = payments.filter((p) => ourOrders.has(p.merchant_uid) && !p.sandbox);
-  // Never cancel what is not ours: another shop's order, or a test-channel payment.
-  for (const p of payments.filter((p) => !ourOrders.has(p.merchant_uid) || p.sandbox)) {
-    const cancels = await t.simulator.cancelRequests(p.imp_uid);
-    if (cancels.length > 0) problems.push(`not ours ${p.imp_uid} (${p.merchant_uid}${p.sandbox ? ', sandbox' : ''}): ${cancels.length} cancel request(s)`);
-  }
-
-  const decisions: Array<{ gateway_payment_id: string; decision: string; amount: number; reservation_id: string; reservation_status: string; reservation_amount: number }> =
-    await conn.execute(
-      `select p.gateway_payment_id, p.decision, p.amount, p.reservation_id, r.status as reservation_status, r.amount as reservation_amount
-         from payment p join reservation r on r.id = p.reservation_id`,
-    );
-  const refunds: Array<{ gateway_payment_id: string; status: string; amount: number }> = await conn.execute(
-    'select gateway_payment_id, status, amount from refund',
+  const ledger = await t.simulator.control.ledger();
+  const ourOrderIds = new Set(
+    ((await conn.execute('select merchant_uid from reservation')) as Array<{ merchant_uid: string }>).map((r) => r.merchant_uid),
   );
-  const decisionOf = new Map(decisions.map((d) => [d.gateway_payment_id, d]));
-  const refundOf = new Map(refunds.map((r) => [r.gateway_payment_id, r]));
+  // Live payments only: a sandbox (test-channel) payment moved no money (MONEY-SPEC item 2).
+  const ours = ledger.payments.filter((p) => ourOrderIds.has(p.merchant_uid) && !p.sandbox);
+  // Amounts may be stored as numeric (exact decimals), which PostgreSQL returns as strings.
+  const decisions = ((await conn.execute(
+    `select p.gateway_payment_id, p.decision, p.amount, p.reservation_id, r.status as reservation_status, r.amount as reservation_amount
+       from payment p join reservation r on r.id = p.reservation_id`,
+  )) as Array<Record<string, unknown>>).map((d) => ({
+    gatewayPaymentId: String(d.gateway_payment_id),
+    decision: String(d.decision),
+    reservationStatus: String(d.reservation_status),
+    reservationAmount: Number(d.reservation_amount),
+  }));
+  const refunds = ((await conn.execute('select gateway_payment_id, status, amount from refund')) as Array<Record<string, unknown>>).map((r) => ({
+    gatewayPaymentId: String(r.gateway_payment_id),
+    status: String(r.status),
+  }));
+  const decisionOf = new Map(decisions.map((d) => [d.gatewayPaymentId, d]));
+  const refundOf = new Map(refunds.map((r) => [r.gatewayPaymentId, r]));
+  // Cancels we sent say so in their reason; a console or partner-system cancel is not ours.
+  const cancelsByUs = ledger.cancelRequests.filter((c) => String(c.body.reason ?? '').startsWith('booking refund'));
+  const paymentById = new Map(ledger.payments.map((p) => [p.imp_uid, p]));
+
+  for (const c of cancelsByUs) {
+    const named = paymentById.get(c.impUid ?? String(c.body.imp_uid));
+    if (named && !ourOrderIds.has(named.merchant_uid)) problems.push(`not ours: we sent a cancel for ${named.imp_uid} (order ${named.merchant_uid})`);
+    if (named?.sandbox) problems.push(`not ours: we sent a cancel for the sandbox payment ${named.imp_uid}`);
+  }
 
   for (const p of ours) {
     const wasPaid = p.status === 'paid' || p.cancel_amount > 0;
     if (p.cancel_amount > p.amount) problems.push(`I3 ${p.imp_uid}: cancelled ${p.cancel_amount} of ${p.amount}`);
-    const applied = (await t.simulator.cancelRequests(p.imp_uid)).filter((c) => c.applied);
-    if (applied.length > 1) problems.push(`I3 ${p.imp_uid}: ${applied.length} cancels applied`);
+    const appliedByUs = cancelsByUs.filter((c) => (c.impUid === p.imp_uid || c.body.imp_uid === p.imp_uid) && c.applied);
+    const cancelledElsewhereFirst = p.cancel_history.some((h) => !h.reason.startsWith('booking refund'));
+    if (appliedByUs.length > 1 && !cancelledElsewhereFirst) problems.push(`I3 ${p.imp_uid}: ${appliedByUs.length} cancels of ours applied`);
     if (!wasPaid) continue;
     const decision = decisionOf.get(p.imp_uid);
     const refund = refundOf.get(p.imp_uid);
     const fullyCancelled = p.cancel_amount === p.amount;
-    const backsConfirmed =
-      decision?.decision === 'CONFIRMED' &&
-      decision.reservation_status === 'CONFIRMED' &&
-      decision.reservation_amount === p.amount &&
-      p.cancel_amount === 0;
+    const confirmed = decision?.decision === 'CONFIRMED' && decision.reservationStatus === 'CONFIRMED';
+    if (confirmed && appliedByUs.length > 0) problems.push(`I2 ${p.imp_uid}: backs a confirmed booking but we cancelled it`);
+    const backsConfirmed = confirmed && decision.reservationAmount === p.amount && p.cancel_amount === 0;
     if (backsConfirmed && refund) problems.push(`I2 ${p.imp_uid}: backs a confirmed booking but has a refund`);
     if (backsConfirmed) continue;
     if (fullyCancelled && refund?.status === 'SUCCEEDED') continue;
@@ -54,7 +64,6 @@ export async function expectMoneyInvariants(
       `I1 ${p.imp_uid} (${p.merchant_uid}): paid ${p.amount}, cancelled ${p.cancel_amount}, decision ${decision?.decision ?? 'none'}, refund ${refund?.status ?? 'none'}`,
     );
   }
-
   const doubleSeats: unknown[] = await conn.execute(
     `select seat_id, count(*) from reservation where status = 'CONFIRMED' group by seat_id having count(*) > 1`,
   );

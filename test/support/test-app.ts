@@ -1,5 +1,5 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { MikroORM, Options } from '@mikro-orm/postgresql';
 import { print, type DocumentNode } from 'graphql';
 import fetch from 'node-fetch';
 import pino, { type Logger } from 'pino';
@@ -9,6 +9,7 @@ import type { Failpoints } from '../../src/failpoints';
 import type { PaymentGateway } from '../../src/gateway/payment-gateway';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { PortOneV1Client } from '../../src/gateway/portone/v1/portone-v1.client';
+import type { PortOneSimulatorOptions } from '../../src/gateway/portone/sim/portone-simulator';
 import { startSimulatorHarness, type SimulatorHarness } from './simulator-harness';
 import { openTestDatabase, resetDatabase } from './test-database';
 
@@ -48,11 +49,15 @@ export async function startTestApp(
     startReconciliation?: boolean;
     /** The app's logger (default: silent, or TEST_LOG_LEVEL). */
     logger?: Logger;
+    /** Simulator start options (UNCONFIRMED PortOne behaviours, say). */
+    simulator?: Partial<PortOneSimulatorOptions>;
+    /** Reach the database another way (a proxy) or tune the pool. */
+    database?: { url?: string; overrides?: Partial<Options> };
   } = {},
 ): Promise<TestApp> {
   const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...options.env });
-  const orm = await openTestDatabase();
-  const simulator = await startSimulatorHarness();
+  const orm = await openTestDatabase(options.database);
+  const simulator = await startSimulatorHarness(options.simulator);
   // The real client over HTTP to the simulator: integration tiers never stub the gateway.
   const gateway =
     options.gateway ??

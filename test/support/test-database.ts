@@ -1,4 +1,4 @@
-import { MikroORM } from '@mikro-orm/postgresql';
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import pino from 'pino';
 import { openDatabase } from '../../src/db/database';
 
@@ -9,8 +9,9 @@ export function testDatabaseUrl(): string {
   return `${base}/booking_test_${process.env.JEST_WORKER_ID ?? '1'}`;
 }
 
-export async function openTestDatabase(): Promise<MikroORM> {
-  return openDatabase(testDatabaseUrl(), pino({ level: 'silent' }), { preferTs: true, pool: { min: 0, max: 30 } });
+/** `url` reaches this worker's database another way (through a fault-injecting proxy, say). */
+export async function openTestDatabase(options: { url?: string; overrides?: Partial<Options> } = {}): Promise<MikroORM> {
+  return openDatabase(options.url ?? testDatabaseUrl(), pino({ level: 'silent' }), { preferTs: true, pool: { min: 0, max: 30 }, ...options.overrides });
 }
 
 /** Empties every table of ours (not the migration history) so each test starts from nothing. */
