@@ -2,6 +2,8 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyRequest } from 'fastify';
 import fetch from 'node-fetch';
 import type { Logger } from 'pino';
+import { registerPortOneV2Simulator, type PortOneV2SimulatorOptions } from './v2/portone-v2-simulator';
+import { V2SimulatorState } from './v2/portone-v2-simulator-state';
 import { SimulatorState, toApiPayment, type Fault, type FaultKind, type SimulatorEndpoint, type V1Payment } from './simulator-state';
 
 /**
@@ -26,6 +28,8 @@ export interface PortOneSimulatorOptions {
   /** Webhook retry (opt-in at PortOne): 5 more tries on 5xx or network error. */
   webhookRetry?: { enabled: boolean; intervalMs: number };
   messages?: Partial<typeof DEFAULT_MESSAGES>;
+  /** Also serve the PortOne V2 API (and its `/__control`) under `/v2` in the same server. */
+  v2?: PortOneV2SimulatorOptions;
   logger?: Logger;
 }
 
@@ -49,6 +53,8 @@ export interface PortOneSimulator {
   state: SimulatorState;
   impKey: string;
   impSecret: string;
+  /** Present when started with `v2`: the V2 base URL (`<url>/v2`) and its state. */
+  v2?: { url: string; state: V2SimulatorState };
   close(): Promise<void>;
 }
 
@@ -411,6 +417,12 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     }));
   }
 
+  const v2State = options.v2 ? new V2SimulatorState() : null;
+  if (options.v2 && v2State) {
+    const v2Options = options.v2;
+    await server.register(async (instance) => registerPortOneV2Simulator(instance, v2State, v2Options), { prefix: '/v2' });
+  }
+
   const address = await server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   log?.info({ url: address, control: options.control }, 'PortOne simulator listening');
   return {
@@ -418,6 +430,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     state,
     impKey: options.impKey,
     impSecret: options.impSecret,
+    v2: v2State ? { url: `${address}/v2`, state: v2State } : undefined,
     close: () => server.close(),
   };
 }
