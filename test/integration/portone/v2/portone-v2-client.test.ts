@@ -164,6 +164,16 @@ describe('cancel', () => {
     expect((await control.ledger()).cancelRequests.filter((r) => r.applied)).toHaveLength(1);
   });
 
+  test('an asynchronous (REQUESTED) cancel returns the payment with its balance still paid, until PortOne completes it', async () => {
+    await control.createPayment({ paymentId: 'pay-async', amount: 6000, webhook: false });
+    await control.setCancelMode('requested');
+    const client = newClient();
+    const after = await client.cancelPayment({ gatewayPaymentId: 'pay-async', amount: 6000, expectedCancellableAmount: 6000, reason: 'booking refund', idempotencyKey: key('async') });
+    expect([after.status, gatewayBalance(after), after.cancellations]).toEqual(['PAID', 6000, []]);
+    await control.completeCancellations('pay-async');
+    expect(gatewayBalance(await client.getPayment('pay-async'))).toBe(0);
+  });
+
   test('without a key each call gets a fresh one; a malformed key is refused before sending', async () => {
     await control.createPayment({ paymentId: 'pay-nokey', amount: 3000, webhook: false });
     const client = newClient();

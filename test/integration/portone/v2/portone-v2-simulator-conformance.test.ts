@@ -168,6 +168,23 @@ describe('B2 cancel', () => {
     expect((await call('GET', '/payments/p-bal')).json.status).toBe('CANCELLED');
   });
 
+  test('async mode: the cancel answers REQUESTED, the balance moves only when it completes', async () => {
+    await control.createPayment({ paymentId: 'p-async', amount: 10000, webhook: false });
+    await control.setCancelMode('requested');
+    const result = await call('POST', '/payments/p-async/cancel', { body: { reason: 'r', currentCancellableAmount: 10000 } });
+    expect(result.json.cancellation.status).toBe('REQUESTED');
+    expect(cancelSchema(200)(result.json)).toEqual([]);
+    const pending = await call('GET', '/payments/p-async');
+    expect([pending.json.status, pending.json.amount.cancelled, pending.json.cancellations[0].status]).toEqual(['PAID', 0, 'REQUESTED']);
+    expect(getPaymentSchema(200)(pending.json)).toEqual([]);
+    // Nothing more can be cancelled while the first is pending.
+    cancelError(await call('POST', '/payments/p-async/cancel', { body: { reason: 'r', amount: 1 } }), 'CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT');
+    await control.completeCancellations('p-async');
+    const done = await call('GET', '/payments/p-async');
+    expect([done.json.status, done.json.amount.cancelled]).toEqual(['CANCELLED', 10000]);
+    expect(getPaymentSchema(200)(done.json)).toEqual([]);
+  });
+
   test('a PG failure is 502 PG_PROVIDER with pgCode and pgMessage', async () => {
     await control.createPayment({ paymentId: 'p-pg', amount: 10000, webhook: false });
     await control.injectFault({ endpoint: 'cancel', kind: 'pgError' });

@@ -45,6 +45,15 @@ export class PortOneV2SimulatorControlClient {
     return this.post(`/__control/payments/${encodeURIComponent(paymentId)}/console-cancel`, options);
   }
 
+  /** `requested`: API cancels answer REQUESTED and take effect only on `completeCancellations`. */
+  async setCancelMode(mode: 'sync' | 'requested'): Promise<void> {
+    await this.post('/__control/cancel-mode', { mode });
+  }
+
+  async completeCancellations(paymentId: string, options: { storeId?: string } = {}): Promise<V2ApiPayment> {
+    return this.post(`/__control/payments/${encodeURIComponent(paymentId)}/complete-cancellations`, options);
+  }
+
   async advanceClock(seconds: number): Promise<{ now: string }> {
     return this.post('/__control/clock', { advanceSeconds: seconds });
   }

@@ -5,6 +5,8 @@ export type V2PaymentStatus = 'READY' | 'PAY_PENDING' | 'VIRTUAL_ACCOUNT_ISSUED'
 export type V2PaymentMethodKind = 'card' | 'virtualAccount' | 'transfer';
 
 export interface StoredV2Cancellation {
+  /** REQUESTED: accepted, money not returned yet (async PGs); it counts in amount.cancelled only once SUCCEEDED. */
+  status: 'SUCCEEDED' | 'REQUESTED';
   id: string;
   pgCancellationId: string;
   totalAmount: number;
@@ -109,6 +111,8 @@ export class V2SimulatorState {
   faults: V2Fault[] = [];
   idempotency = new Map<string, V2IdempotencyRecord>();
   webhookKnobs: V2WebhookKnobs | null = null;
+  /** `requested`: API cancels answer REQUESTED and complete only on `/__control/.../complete-cancellations`. */
+  cancelMode: 'sync' | 'requested' = 'sync';
   private seq = 0;
 
   nowMs(): number {
@@ -123,6 +127,7 @@ export class V2SimulatorState {
     this.faults = [];
     this.idempotency.clear();
     this.webhookKnobs = null;
+    this.cancelMode = 'sync';
   }
 
   takeFault(endpoint: V2SimulatorEndpoint): V2Fault | null {
@@ -188,10 +193,24 @@ export class V2SimulatorState {
     }
   }
 
-  /** Applies a cancel of `amount` minor units; the status follows the balance. */
-  applyCancel(payment: StoredV2Payment, amount: number, reason: string, trigger: 'API' | 'CONSOLE', refundAccount: unknown = null): StoredV2Cancellation {
+  /** What may still be cancelled: the balance minus cancellations accepted but not completed (UNCONFIRMED at PortOne). */
+  cancellable(payment: StoredV2Payment): number {
+    const pending = payment.cancellations.filter((c) => c.status === 'REQUESTED').reduce((sum, c) => sum + c.totalAmount, 0);
+    return payment.total - payment.cancelled - pending;
+  }
+
+  /** Records a cancel of `amount` minor units; a SUCCEEDED one moves the balance and the status. */
+  applyCancel(
+    payment: StoredV2Payment,
+    amount: number,
+    reason: string,
+    trigger: 'API' | 'CONSOLE',
+    refundAccount: unknown = null,
+    status: StoredV2Cancellation['status'] = 'SUCCEEDED',
+  ): StoredV2Cancellation {
     const now = this.nowMs();
     const cancellation: StoredV2Cancellation = {
+      status,
       id: randomUUID(),
       pgCancellationId: `cancel-${randomBytes(6).toString('hex')}`,
       totalAmount: amount,
@@ -201,13 +220,21 @@ export class V2SimulatorState {
       trigger,
       refundAccount,
     };
-    payment.cancelled += amount;
     payment.cancellations.push(cancellation);
+    if (status === 'SUCCEEDED') this.settleCancellation(payment, cancellation);
+    return cancellation;
+  }
+
+  /** A cancellation takes effect: amount.cancelled grows and the status follows the balance. */
+  settleCancellation(payment: StoredV2Payment, cancellation: StoredV2Cancellation): void {
+    const now = this.nowMs();
+    cancellation.status = 'SUCCEEDED';
+    cancellation.cancelledAt = now;
+    payment.cancelled += cancellation.totalAmount;
     payment.cancelledAt = now;
     payment.status = payment.cancelled >= payment.total ? 'CANCELLED' : 'PARTIAL_CANCELLED';
     payment.updatedAt = now;
     payment.statusChangedAt = now;
-    return cancellation;
   }
 }
 
@@ -222,16 +249,16 @@ const vatOf = (amount: number) => Math.floor(amount / 11);
 
 export function toV2Cancellation(c: StoredV2Cancellation) {
   return {
-    status: 'SUCCEEDED',
+    status: c.status,
     id: c.id,
     pgCancellationId: c.pgCancellationId,
     totalAmount: c.totalAmount,
     taxFreeAmount: 0,
     vatAmount: vatOf(c.totalAmount),
     reason: c.reason,
-    cancelledAt: iso(c.cancelledAt),
+    ...(c.status === 'SUCCEEDED' ? { cancelledAt: iso(c.cancelledAt) } : {}),
     requestedAt: iso(c.requestedAt),
-    receiptUrl: `https://iniweb.inicis.com/receipt/cancel/${c.pgCancellationId}`,
+    ...(c.status === 'SUCCEEDED' ? { receiptUrl: `https://iniweb.inicis.com/receipt/cancel/${c.pgCancellationId}` } : {}),
     trigger: c.trigger,
   };
 }
@@ -285,7 +312,14 @@ export function toV2Payment(p: StoredV2Payment, merchantId: string): Record<stri
   };
   switch (p.status) {
     case 'PAID':
-      return { ...base, paidAt: iso(p.paidAt ?? p.statusChangedAt), pgTxId: p.pgTxId, receiptUrl: `https://iniweb.inicis.com/receipt/${p.pgTxId}`, disputes: [] };
+      return {
+        ...base,
+        paidAt: iso(p.paidAt ?? p.statusChangedAt),
+        pgTxId: p.pgTxId,
+        receiptUrl: `https://iniweb.inicis.com/receipt/${p.pgTxId}`,
+        disputes: [],
+        ...(p.cancellations.length > 0 ? { cancellations: p.cancellations.map(toV2Cancellation) } : {}),
+      };
     case 'FAILED':
       return { ...base, failedAt: iso(p.failedAt ?? p.statusChangedAt), failure: p.failure ?? { reason: '결제 실패' } };
     case 'PARTIAL_CANCELLED':

@@ -302,7 +302,7 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
     if (!payment) return reject(404, 'PAYMENT_NOT_FOUND', '결제 건이 존재하지 않습니다.');
     if (payment.status === 'CANCELLED') return reject(409, 'PAYMENT_ALREADY_CANCELLED', '이미 취소된 결제 건입니다.');
     if (payment.status !== 'PAID' && payment.status !== 'PARTIAL_CANCELLED') return reject(409, 'PAYMENT_NOT_PAID', '결제가 완료되지 않았습니다.');
-    const cancellable = payment.total - payment.cancelled;
+    const cancellable = state.cancellable(payment);
     if (body.currentCancellableAmount !== undefined && body.currentCancellableAmount !== cancellable) {
       return reject(409, 'CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN', '취소 가능 잔액 검증에 실패하였습니다.');
     }
@@ -314,8 +314,9 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
       // UNCONFIRMED at PortOne: the exact error for a virtual-account refund without an account.
       return reject(400, 'INVALID_REQUEST', '가상계좌 결제 취소에는 환불 계좌(refundAccount)가 필요합니다.');
     }
-    const cancellation = state.applyCancel(payment, amount, body.reason as string, 'API', account ?? null);
-    if (body.skipWebhook !== true) notify(payment, cancelEvent(payment), cancellation.id);
+    const requested = state.cancelMode === 'requested';
+    const cancellation = state.applyCancel(payment, amount, body.reason as string, 'API', account ?? null, requested ? 'REQUESTED' : 'SUCCEEDED');
+    if (body.skipWebhook !== true) notify(payment, requested ? 'Transaction.CancelPending' : cancelEvent(payment), cancellation.id);
     return { httpStatus: 200, body: { cancellation: toV2Cancellation(cancellation) }, applied: true };
   }
 
@@ -473,13 +474,32 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
     const payment = find(request, reply);
     if (!payment) return reply;
     const body = (request.body ?? {}) as Body;
-    const left = payment.total - payment.cancelled;
+    const left = state.cancellable(payment);
     const amount = body.amount === undefined ? left : Number(body.amount);
     if (!['PAID', 'PARTIAL_CANCELLED'].includes(payment.status) || !Number.isInteger(amount) || amount <= 0 || amount > left) {
       return reply.code(409).send({ error: `cannot cancel ${amount} of a ${payment.status} payment with ${left} left` });
     }
     const cancellation = state.applyCancel(payment, amount, '관리자 콘솔 취소', 'CONSOLE');
     if (body.webhook !== false) notify(payment, cancelEvent(payment), cancellation.id);
+    return render(payment);
+  });
+
+  /** `requested`: API cancels answer REQUESTED (async PGs) until completed below. */
+  server.post('/__control/cancel-mode', async (request, reply) => {
+    const mode = ((request.body ?? {}) as Body).mode;
+    if (mode !== 'sync' && mode !== 'requested') return reply.code(400).send({ error: 'mode must be sync or requested' });
+    state.cancelMode = mode;
+    return { mode };
+  });
+
+  /** Every REQUESTED cancellation of the payment takes effect (with its webhook). */
+  server.post<{ Params: { paymentId: string } }>('/__control/payments/:paymentId/complete-cancellations', async (request, reply) => {
+    const payment = find(request, reply);
+    if (!payment) return reply;
+    for (const cancellation of payment.cancellations.filter((c) => c.status === 'REQUESTED')) {
+      state.settleCancellation(payment, cancellation);
+      notify(payment, cancelEvent(payment), cancellation.id);
+    }
     return render(payment);
   });
 
