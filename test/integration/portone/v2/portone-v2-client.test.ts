@@ -3,6 +3,7 @@ import { GatewayError, gatewayBalance, type GatewayErrorKind } from '../../../..
 import { PortOneV2SimulatorControlClient } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator-control.client';
 import { newWebhookSecret, startPortOneV2Simulator, type PortOneV2Simulator } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator';
 import { PortOneV2Client } from '../../../../src/gateway/portone/v2/portone-v2.client';
+import { startSimulatorHarnessV2 } from '../../../support/simulator-harness-v2';
 
 /** The real V2 client against the V2 simulator over HTTP: nothing here is stubbed. */
 const SECRET = 'v2-client-test-secret';
@@ -314,5 +315,20 @@ describe('virtual account close', () => {
     expect(closed).toMatchObject({ status: 'FAILED', isVirtualAccount: true, paidAt: null });
     expect(await errorOf(client.revokeVirtualAccount('va-open'))).toMatchObject({ kind: 'REJECTED', details: { gatewayCode: 'PAYMENT_NOT_WAITING_FOR_DEPOSIT' } });
     expect(await kindOf(client.revokeVirtualAccount('va-unknown'))).toBe('NOT_FOUND');
+  });
+});
+
+describe('the V2 harness other tests use', () => {
+  test('pays in major units, and reports cancels with their amount, guard and key in major units', async () => {
+    const harness = await startSimulatorHarnessV2();
+    try {
+      const paymentId = await harness.pay({ merchantUid: 'order-usd', amount: 10.4, currency: 'USD' });
+      const client = new PortOneV2Client({ baseUrl: harness.url, apiSecret: harness.apiSecret, storeId: harness.storeId, connectTimeoutMs: 2000, responseTimeoutMs: 5000 });
+      await client.cancelPayment({ gatewayPaymentId: paymentId, amount: 10.4, expectedCancellableAmount: 10.4, reason: 'booking refund', idempotencyKey: key('harness') });
+      expect(await harness.cancelRequests(paymentId)).toMatchObject([{ amount: 10.4, guard: 10.4, idempotencyKey: key('harness'), applied: true }]);
+      expect((await harness.payment(paymentId)).amount).toMatchObject({ total: 1040, cancelled: 1040 });
+    } finally {
+      await harness.close();
+    }
   });
 });
