@@ -3,9 +3,10 @@ import { verify, WebhookVerificationError, type WebhookVerificationFailureReason
 /*
  * Verification uses PortOne's own `@portone/server-sdk` (Webhook.verify): Standard Webhooks HMAC-SHA256
  * over "{webhook-id}.{webhook-timestamp}.{body}", constant-time comparison, ±5 minutes tolerance, typed
- * failure reasons. It is dual CJS/ESM (loads under jest's CommonJS), has no dependencies, and needs only
- * Web Crypto and atob, which Node 20 has. It takes one secret per call, so rotation (two secrets) is a
- * second call; the tests check it against the `standardwebhooks` library and the specification's vector.
+ * failure reasons. 0.19.0 declares no `engines` (its README asks for Node ≥ 20), is dual CJS/ESM (its
+ * `./webhook` entry loads with require, so under jest's CommonJS), has no dependencies, and needs only Web
+ * Crypto and atob, which Node 20 has. It takes one secret per call, so rotation (two secrets) is a second
+ * call. The tests check it against the `standardwebhooks` library and the specification's test vector.
  */
 
 /** Why a delivery was refused: the SDK's reasons, plus a body that is not UTF-8 JSON or a bad secret. */

@@ -240,6 +240,17 @@ describe('webhooks sent by the V2 simulator', () => {
     expect(ledger.webhooks.map((w) => w.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  test('retries can be switched off at run time, and reset restores them', async () => {
+    answer = 503;
+    await control.setWebhookRetry({ enabled: false });
+    await control.sendWebhook({ type: 'Transaction.Paid', paymentId: 'order-noretry', wait: true });
+    expect(received).toHaveLength(1);
+    await control.reset();
+    received.length = 0;
+    await control.sendWebhook({ type: 'Transaction.Paid', paymentId: 'order-retry-again', wait: true });
+    expect(received).toHaveLength(6);
+  });
+
   test('the knobs endpoint applies to the next automatic deliveries only', async () => {
     await control.setWebhookKnobs({ corruptSignature: true, times: 1 });
     await control.createPayment({ paymentId: 'order-k1', amount: 1000 });

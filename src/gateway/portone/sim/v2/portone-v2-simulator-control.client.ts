@@ -79,6 +79,11 @@ export class PortOneV2SimulatorControlClient {
     await this.post('/__control/webhook-knobs', knobs);
   }
 
+  /** PortOne's retry schedule (1, 4, 16, 64, 256 "minutes") on or off; `unitMs` is one minute here. Reset restores the start options. */
+  async setWebhookRetry(retry: { enabled: boolean; unitMs?: number; jitter?: boolean }): Promise<void> {
+    await this.post('/__control/webhook-retry', retry);
+  }
+
   /** Sends one signed webhook now. */
   async sendWebhook(input: {
     type: string;

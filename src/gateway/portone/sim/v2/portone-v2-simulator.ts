@@ -79,6 +79,7 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
   const merchantId = options.merchantId ?? 'merchant-00000000-0000-0000-0000-000000000001';
   const retentionMs = options.idempotencyRetentionMs ?? 3 * 3_600_000;
   const signers = options.webhookSecrets.map((secret) => new Webhook(secret));
+  let webhookRetry = options.webhookRetry;
 
   // JSON whatever the Content-Type says: the official SDK sends its cancel body as text/plain.
   server.removeAllContentTypeParsers();
@@ -396,7 +397,7 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
     } catch (error) {
       record.error = error instanceof Error ? error.message : String(error);
     }
-    const retry = options.webhookRetry;
+    const retry = webhookRetry;
     if (input.retry !== false && retry?.enabled && attemptNumber <= RETRY_BACKOFF_UNITS.length) {
       const backoff = RETRY_BACKOFF_UNITS[attemptNumber - 1] * retry.unitMs;
       await sleep(retry.jitter === false ? backoff : Math.random() * backoff);
@@ -572,7 +573,15 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
     return reply.code(202).send({ queued: true });
   });
 
+  /** PortOne's retry schedule on or off, and how long one of its "minutes" is here. */
+  server.post('/__control/webhook-retry', async (request) => {
+    const body = (request.body ?? {}) as Body;
+    webhookRetry = { enabled: body.enabled !== false, unitMs: Number(body.unitMs ?? 60_000), jitter: body.jitter !== false };
+    return webhookRetry;
+  });
+
   server.post('/__control/reset', async () => {
+    webhookRetry = options.webhookRetry;
     state.reset();
     return { reset: true };
   });
