@@ -93,10 +93,12 @@ export interface CancelPaymentRequest {
   /** Required by PortOne for a paid virtual account: where the money goes back. */
   refundAccount?: RefundAccount | null;
   /**
-   * V2 `Idempotency-Key` (16–256 printable ASCII characters). The caller keeps it the same for every retry
-   * of one refund, so a cancel whose response was lost is answered from PortOne's record instead of being
-   * applied again (PortOne keeps keys for 3 hours; the balance guard protects after that). Ignored by V1,
-   * whose checksum is the only guard. Without it, V2 sends a fresh key per call.
+   * Names one refund for V2's `Idempotency-Key` (printable ASCII, e.g. `refund:<id>`). The caller keeps it
+   * the same for every retry of that refund; the V2 client appends a digest of the request body, so a retry
+   * of the same cancel is answered from PortOne's record instead of being applied again (keys live 3 hours;
+   * the balance guard protects after that), while a cancel for a new balance or with a refund account is a
+   * new request. Keep `reason` the same across retries. Ignored by V1, whose checksum is the only guard.
+   * Without it, V2 sends a fresh key per call.
    */
   idempotencyKey?: string;
   /** The payment's currency as last read. V2 sends amounts in the smallest unit (USD cents); read when absent. */

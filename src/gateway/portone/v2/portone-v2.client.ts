@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import fetch, { FetchError } from 'node-fetch';
 import type { Logger } from 'pino';
@@ -116,16 +116,25 @@ export class PortOneV2Client implements PaymentGateway {
 
   async cancelPayment(request: CancelPaymentRequest): Promise<GatewayPayment> {
     if (!(request.amount > 0)) throw new Error('cancelPayment needs an explicit positive amount: a missing amount cancels everything');
-    const idempotencyKey = request.idempotencyKey ?? `cancel-${randomUUID()}`;
-    assertIdempotencyKey(idempotencyKey);
     const currency = await this.currencyOf(request);
+    const amount = toMinorUnits(request.amount, currency);
+    const currentCancellableAmount = toMinorUnits(request.expectedCancellableAmount, currency);
     const body = {
       storeId: this.options.storeId,
-      amount: toMinorUnits(request.amount, currency),
-      currentCancellableAmount: toMinorUnits(request.expectedCancellableAmount, currency),
+      amount,
+      currentCancellableAmount,
       reason: request.reason,
       ...(request.refundAccount ? { refundAccount: toV2RefundAccount(request.refundAccount) } : {}),
     };
+    // PortOne forbids reusing a key for a different request and may answer a reused key with the first
+    // response. So the wire key names the request: the refund's key plus a digest of this exact body.
+    // Every retry of the same cancel sends the same key; once the balance (or the refund account) changed,
+    // it is a new request with a new key.
+    const idempotencyKey =
+      request.idempotencyKey === undefined
+        ? `cancel-${randomUUID()}`
+        : `${request.idempotencyKey}:${createHash('sha256').update(JSON.stringify([request.gatewayPaymentId, body])).digest('base64url').slice(0, 22)}`;
+    assertIdempotencyKey(idempotencyKey);
     const result = await this.request<V2CancellationBody>(
       'cancel',
       'POST',
@@ -232,7 +241,7 @@ function sfString(value: string): string {
 
 function assertIdempotencyKey(key: string): void {
   if (key.length < 16 || key.length > 256 || !/^[\x20-\x7e]+$/.test(key)) {
-    throw new Error('idempotencyKey must be 16 to 256 printable ASCII characters');
+    throw new Error('idempotencyKey must be printable ASCII, 16 to 256 characters with its 23-character request digest appended');
   }
 }
 

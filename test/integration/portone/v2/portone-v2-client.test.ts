@@ -111,7 +111,7 @@ describe('cancel', () => {
     const after = await newClient().cancelPayment({ gatewayPaymentId: 'pay-c1', amount: 20000, expectedCancellableAmount: 20000, reason: 'booking refund: AMOUNT_MISMATCH', idempotencyKey: key('c1') });
     expect(after).toMatchObject({ status: 'CANCELLED', cancelledAmount: 20000 });
     const [request] = (await control.ledger()).cancelRequests;
-    expect(request).toMatchObject({ applied: true, idempotencyKey: key('c1'), storeId: STORE });
+    expect(request).toMatchObject({ applied: true, idempotencyKey: expect.stringMatching(new RegExp(`^${key('c1')}:[A-Za-z0-9_-]{22}$`)), storeId: STORE });
     expect(request.body).toEqual({ storeId: STORE, amount: 20000, currentCancellableAmount: 20000, reason: 'booking refund: AMOUNT_MISMATCH' });
   });
 
@@ -130,7 +130,8 @@ describe('cancel', () => {
     const client = newClient();
     const request = { gatewayPaymentId: 'pay-va', amount: 9000, expectedCancellableAmount: 9000, reason: 'booking refund', idempotencyKey: key('va') };
     expect(await errorOf(client.cancelPayment(request))).toMatchObject({ kind: 'REJECTED', details: { gatewayCode: 'INVALID_REQUEST' } });
-    const after = await client.cancelPayment({ ...request, idempotencyKey: key('va2'), refundAccount: { bank: '004', holder: '홍길동', account: '123-456' } });
+    // Same refund, same key: with the account it is another request, so PortOne processes it (no replay of the refusal).
+    const after = await client.cancelPayment({ ...request, refundAccount: { bank: '004', holder: '홍길동', account: '123-456' } });
     expect(after.cancelledAmount).toBe(9000);
     const applied = (await control.ledger()).cancelRequests.find((r) => r.applied);
     expect(applied?.body.refundAccount).toEqual({ bank: 'KOOKMIN', number: '123-456', holderName: '홍길동' });
@@ -150,6 +151,21 @@ describe('cancel', () => {
       [true, false, true],
       [false, true, false],
     ]);
+  });
+
+  test('one refund key: a retry of the same cancel reuses the wire key; a cancel for a new balance gets a new one', async () => {
+    await control.createPayment({ paymentId: 'pay-rekey', amount: 9000, webhook: false });
+    await control.injectFault({ endpoint: 'cancel', kind: 'http500' });
+    const client = newClient();
+    const request = { gatewayPaymentId: 'pay-rekey', amount: 9000, expectedCancellableAmount: 9000, reason: 'booking refund', idempotencyKey: key('rekey'), currency: 'KRW' };
+    expect(await kindOf(client.cancelPayment(request))).toBe('OUTCOME_UNKNOWN');
+    await control.consoleCancel('pay-rekey', { amount: 1000, webhook: false });
+    expect(await kindOf(client.cancelPayment(request))).toBe('REJECTED');
+    const after = await client.cancelPayment({ ...request, amount: 8000, expectedCancellableAmount: 8000 });
+    expect(gatewayBalance(after)).toBe(0);
+    const keys = (await control.ledger()).cancelRequests.map((r) => r.idempotencyKey);
+    expect(keys[0]).toBe(keys[1]);
+    expect(keys[2]).not.toBe(keys[1]);
   });
 
   test('a duplicate sent while the first is in flight gets 409 IDEMPOTENCY_OUTSTANDING_REQUEST (unknown outcome); one cancel applies', async () => {
@@ -182,7 +198,8 @@ describe('cancel', () => {
     await client.cancelPayment({ gatewayPaymentId: 'pay-nokey', amount: 1000, expectedCancellableAmount: 2000, reason: 'partial' });
     const keys = (await control.ledger()).cancelRequests.map((r) => r.idempotencyKey);
     expect(new Set(keys).size).toBe(2);
-    await expect(client.cancelPayment({ gatewayPaymentId: 'pay-nokey', amount: 1000, expectedCancellableAmount: 1000, reason: 'x', idempotencyKey: 'short' })).rejects.toThrow(/16 to 256/);
+    await expect(client.cancelPayment({ gatewayPaymentId: 'pay-nokey', amount: 1000, expectedCancellableAmount: 1000, reason: 'x', idempotencyKey: 'refund-환불-0001' })).rejects.toThrow(/printable ASCII/);
+    await expect(client.cancelPayment({ gatewayPaymentId: 'pay-nokey', amount: 1000, expectedCancellableAmount: 1000, reason: 'x', idempotencyKey: 'r'.repeat(240) })).rejects.toThrow(/16 to 256/);
     await expect(client.cancelPayment({ gatewayPaymentId: 'pay-nokey', amount: 0, expectedCancellableAmount: 1000, reason: 'x' })).rejects.toThrow(/explicit positive amount/);
     expect((await control.ledger()).cancelRequests).toHaveLength(2);
   });
@@ -325,7 +342,7 @@ describe('the V2 harness other tests use', () => {
       const paymentId = await harness.pay({ merchantUid: 'order-usd', amount: 10.4, currency: 'USD' });
       const client = new PortOneV2Client({ baseUrl: harness.url, apiSecret: harness.apiSecret, storeId: harness.storeId, connectTimeoutMs: 2000, responseTimeoutMs: 5000 });
       await client.cancelPayment({ gatewayPaymentId: paymentId, amount: 10.4, expectedCancellableAmount: 10.4, reason: 'booking refund', idempotencyKey: key('harness') });
-      expect(await harness.cancelRequests(paymentId)).toMatchObject([{ amount: 10.4, guard: 10.4, idempotencyKey: key('harness'), applied: true }]);
+      expect(await harness.cancelRequests(paymentId)).toMatchObject([{ amount: 10.4, guard: 10.4, idempotencyKey: expect.stringContaining(key('harness')), applied: true }]);
       expect((await harness.payment(paymentId)).amount).toMatchObject({ total: 1040, cancelled: 1040 });
     } finally {
       await harness.close();
