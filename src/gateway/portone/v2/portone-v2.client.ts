@@ -274,9 +274,12 @@ function gatewayStatus(body: V2PaymentBody): GatewayPaymentStatus {
     case 'PARTIAL_CANCELLED':
       // Still paid: decisions use the balance (total − cancelled), as on V1 after a partial cancel.
       return 'PAID';
-    case 'CANCELLED':
-      // A closed, never-deposited virtual account was never paid: nothing to give back.
-      return body.paidAt ? 'CANCELLED' : 'FAILED';
+    case 'CANCELLED': {
+      // paidAt is optional on a cancelled payment, so "was it ever paid" is read from what was cancelled:
+      // a closed, never-deposited virtual account has cancelled nothing and is not a payment at all.
+      const cancelledSomething = (body.amount.cancelled ?? 0) > 0 || (body.cancellations ?? []).length > 0;
+      return body.paidAt || cancelledSomething ? 'CANCELLED' : 'FAILED';
+    }
     case 'READY':
     case 'PAY_PENDING':
     case 'VIRTUAL_ACCOUNT_ISSUED':
