@@ -38,6 +38,11 @@ export interface GatewayPayment {
   payMethod: string;
   /** V1 vbank / V2 VIRTUAL_ACCOUNT: a refund needs the buyer's bank account. */
   isVirtualAccount: boolean;
+  /**
+   * V2 only: the store the payment belongs to. A payment id is unique per store only, so a payment whose
+   * storeId is not ours is somebody else's and must be neither confirmed nor cancelled. Absent on V1.
+   */
+  storeId?: string;
 }
 
 /** Exact decimal arithmetic for gateway amounts (at most 4 decimal places, as PortOne's currencies need). */
@@ -87,6 +92,17 @@ export interface CancelPaymentRequest {
   reason: string;
   /** Required by PortOne for a paid virtual account: where the money goes back. */
   refundAccount?: RefundAccount | null;
+  /**
+   * Names one refund for V2's `Idempotency-Key` (printable ASCII, e.g. `refund:<id>`). The caller keeps it
+   * the same for every retry of that refund; the V2 client appends a digest of the request body, so a retry
+   * of the same cancel is answered from PortOne's record instead of being applied again (keys live 3 hours;
+   * the balance guard protects after that), while a cancel for a new balance or with a refund account is a
+   * new request. Keep `reason` the same across retries. Ignored by V1, whose checksum is the only guard.
+   * Without it, V2 sends a fresh key per call.
+   */
+  idempotencyKey?: string;
+  /** The payment's currency as last read. V2 sends amounts in the smallest unit (USD cents); read when absent. */
+  currency?: string;
 }
 
 export interface PaymentGateway {

@@ -2,6 +2,8 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyRequest } from 'fastify';
 import fetch from 'node-fetch';
 import type { Logger } from 'pino';
+import { registerPortOneV2Simulator, type PortOneV2SimulatorOptions } from './v2/portone-v2-simulator';
+import { V2SimulatorState } from './v2/portone-v2-simulator-state';
 import {
   exactMoney,
   SimulatorState,
@@ -18,6 +20,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Which simulated PortOne endpoint a route is, for fault injection. */
     endpoint?: SimulatorEndpoint;
+    /** A V2 API route (authenticated, faultable), as opposed to the V2 control API. */
+    v2Api?: boolean;
   }
 }
 
@@ -55,6 +59,8 @@ export interface PortOneSimulatorOptions {
   /** Webhook retry (opt-in at PortOne): 5 more tries on 5xx or network error. */
   webhookRetry?: { enabled: boolean; intervalMs: number };
   messages?: Partial<typeof DEFAULT_MESSAGES>;
+  /** Also serve the PortOne V2 API (and its `/__control`) under `/v2` in the same server. */
+  v2?: PortOneV2SimulatorOptions;
   logger?: Logger;
 }
 
@@ -85,6 +91,8 @@ export interface PortOneSimulator {
   impSecret: string;
   /** Where notifications go when a payment names no notice_url (the app's port may be known only later). */
   setWebhookUrl(url: string | null): void;
+  /** Present when started with `v2`: the V2 base URL (`<url>/v2`) and its state. */
+  v2?: { url: string; state: V2SimulatorState };
   close(): Promise<void>;
 }
 
@@ -565,6 +573,12 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     }));
   }
 
+  const v2State = options.v2 ? new V2SimulatorState() : null;
+  if (options.v2 && v2State) {
+    const v2Options = options.v2;
+    await server.register(async (instance) => registerPortOneV2Simulator(instance, v2State, v2Options), { prefix: '/v2' });
+  }
+
   const address = await server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   log?.info({ url: address, control: options.control }, 'PortOne simulator listening');
   return {
@@ -575,6 +589,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     setWebhookUrl: (url) => {
       webhookUrl = url;
     },
+    v2: v2State ? { url: `${address}/v2`, state: v2State } : undefined,
     close: () => server.close(),
   };
 }

@@ -58,7 +58,7 @@ function exactAmount(value: number | string | null | undefined): number {
 }
 
 /** Connect timeouts need a socket-level timer: node-fetch's own timeout covers the whole response. */
-function agentWithConnectTimeout(baseUrl: string, connectTimeoutMs: number): http.Agent {
+export function agentWithConnectTimeout(baseUrl: string, connectTimeoutMs: number): http.Agent {
   const Base = baseUrl.startsWith('https:') ? https.Agent : http.Agent;
   const agent = new Base({ keepAlive: true, maxSockets: 50 });
   const create = (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection.bind(agent);
@@ -76,7 +76,7 @@ function agentWithConnectTimeout(baseUrl: string, connectTimeoutMs: number): htt
 }
 
 /** Errors that mean the request never left this machine, so PortOne cannot have acted on it. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNTIMEOUT']);
+export const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNTIMEOUT']);
 
 /**
  * PortOne V1 REST client. The access token is cached by the expiry PortOne reports (`expired_at - now`,
