@@ -143,7 +143,9 @@ export class ReconciliationService {
   private async firstSweepStart(em: EntityManager, now: number): Promise<number> {
     const rows: Array<{ oldest: Date | null }> = await em.execute('select min(created_at) as oldest from reservation');
     const oldest = rows[0]?.oldest ? new Date(rows[0].oldest).getTime() : now;
-    return Math.min(oldest, now) - this.policy.sweepLookbackMs;
+    // A database that predates the sweep starts at most one listing window back: older payments were
+    // settled by the reservation-by-reservation reconciliation this one replaced.
+    return Math.max(now - MAX_WINDOW_MS, Math.min(oldest, now) - this.policy.sweepLookbackMs);
   }
 
   /** One query tells which listed payments of ours are undecided or recorded differently from what PortOne shows. */
