@@ -25,6 +25,7 @@ import { createMetricsRegistry } from './payment/refund-metrics';
 import { ReconciliationService } from './payment/reconciliation.service';
 import { scheduleReconciliation } from './payment/settlement-queue';
 import { AppError } from './graphql/errors';
+import { finishesBy } from './shutdown';
 
 export interface AppDependencies {
   config: AppConfig;
@@ -52,7 +53,12 @@ export interface App {
     partners: PartnerService;
   };
   failpoints: Failpoints;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets in-flight requests and the running jobs finish until `timeoutMs`
+   * (default SHUTDOWN_TIMEOUT_MS) has passed, then cuts what is left. The ORM stays open: the caller
+   * closes it afterwards.
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 /**
@@ -138,6 +144,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     schema,
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns SIGINT/SIGTERM and stops Apollo in order; Apollo's own handler would race it.
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     formatError: createErrorFormatter(logger),
@@ -195,10 +203,24 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     identity,
     services: { events, reservations, settlement, refunds, paymentEvents, reconciliation, partners },
     failpoints,
-    async close() {
-      await server.close();
+    async close({ timeoutMs = config.shutdownTimeoutMs } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      // Both start now: Fastify refuses new connections (and answers 503 on kept-alive ones), closes
+      // idle ones and waits for requests in flight; graphile-worker takes no new job and waits for the
+      // running ones. The reconciliation schedule is a job too, so it stops with the worker.
+      const httpClosed = server.close();
+      const workerStopped = worker ? worker.stop() : Promise.resolve();
+      if (!(await finishesBy(httpClosed, deadline, logger, 'closing the HTTP server'))) {
+        logger.warn({ timeoutMs }, 'requests still in flight at the shutdown deadline: closing their connections');
+        server.server.closeAllConnections();
+        await finishesBy(httpClosed, Date.now() + 5000, logger, 'closing the HTTP server');
+      }
       await apollo.stop();
-      await worker?.stop();
+      if (!(await finishesBy(workerStopped, deadline, logger, 'stopping the job worker'))) {
+        // Its refund attempt keeps its lease; when the lease runs out the next process retries, reading
+        // the payment back first, so an outcome we never saw is not cancelled twice.
+        logger.warn({ timeoutMs }, 'a job was still running at the shutdown deadline: leaving it to the next run');
+      }
     },
   };
 }

@@ -35,6 +35,11 @@ export interface AppConfig {
     intervalMs: number;
     graceMs: number;
   };
+  /**
+   * On SIGINT/SIGTERM, how long in-flight requests and a running job may take to finish before their
+   * connections are cut; the database is closed and the embedded PostgreSQL stopped afterwards.
+   */
+  shutdownTimeoutMs: number;
   logLevel: string;
   introspection: boolean;
   /** Test runs only: failpoints to arm (see src/failpoints.ts); null in any normal run. */
@@ -131,6 +136,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       intervalMs: int('RECONCILE_INTERVAL_MS', 60000, 100, 86400000),
       graceMs: int('RECONCILE_GRACE_MS', 120000, 0, 86400000),
     },
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
     logLevel: str('LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     failpoints: str('FAILPOINTS') ?? null,
     introspection: parseBool(str('GRAPHQL_INTROSPECTION'), nodeEnv !== 'production', 'GRAPHQL_INTROSPECTION', problems),

@@ -12,8 +12,38 @@ import type { RefundService } from './refund.service';
 function workerLogger(logger: Logger): WorkerLogger {
   return new WorkerLogger((scope) => (level, message, meta) => {
     const method = level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'debug';
-    logger[method]({ worker: scope, ...(meta ?? {}) }, message);
+    logger[method]({ worker: scope, ...workerLogFields(meta) }, message);
   });
+}
+
+/**
+ * graphile-worker's log metadata can hold live objects (pg clients and pools, workers, whole jobs);
+ * logged as they are, one line dumps a client's sockets and buffers. Errors go to pino's `err`
+ * serializer, jobs are reduced to their id and task, and anything else that is not a plain value is left out.
+ */
+export function workerLogFields(meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta ?? {})) {
+    if (value instanceof Error) {
+      fields[key === 'error' || !('err' in fields) ? 'err' : `${key}Err`] = plainError(value);
+    } else if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) {
+      fields[key] = value;
+    } else if (key === 'job' && typeof value === 'object') {
+      const job = value as { id?: unknown; task_identifier?: unknown };
+      fields.job = { id: job.id, task: job.task_identifier };
+    }
+  }
+  return fields;
+}
+
+/** An error with its message, code, stack and cause, but none of the objects (a pg client, say) hung on it. */
+function plainError(error: Error): Error {
+  const copy = new Error(error.message, error.cause instanceof Error ? { cause: plainError(error.cause) } : undefined);
+  copy.name = error.name;
+  copy.stack = error.stack;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') (copy as Error & { code?: unknown }).code = code;
+  return copy;
 }
 
 /** Installs or upgrades graphile-worker's own tables (schema `graphile_worker`); idempotent. */
