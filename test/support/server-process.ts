@@ -15,12 +15,26 @@ export interface ServerProcess {
  * Runs `src/main.ts` as a real child process, the way `npm start` does, so a test can SIGKILL it at any
  * instruction and start it again against the same database.
  */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  options: {
+    /**
+     * `npm-start`: run `npm start` as a user does, in a process group of its own like a terminal's
+     * foreground job, so a test can signal npm alone or the whole group (Ctrl-C).
+     */
+    via?: 'node' | 'npm-start';
+  } = {},
+): Promise<ServerProcess> {
   const port = await findFreePort();
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+  const [command, args] =
+    options.via === 'npm-start'
+      ? ['npm', ['start']]
+      : [process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts']];
+  const child = spawn(command, args, {
     cwd: process.cwd(),
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.via === 'npm-start',
   });
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
