@@ -129,6 +129,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     requestIdHeader: 'x-request-id',
   });
 
+  let closing = false;
+  // A response finished while shutting down closes its connection: otherwise a keep-alive client holds
+  // it open for Fastify's 72 s keep-alive timeout and the drain waits for nothing until its deadline.
+  server.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   const schema = await buildGraphQLSchema({ events, reservations, settlement, refunds, paymentEvents, partners });
   // Abuse limits are checked while validating, before any resolver (and so the database) runs.
   const armor = new ApolloArmor({
@@ -205,6 +212,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     failpoints,
     async close({ timeoutMs = config.shutdownTimeoutMs } = {}) {
       const deadline = Date.now() + timeoutMs;
+      closing = true;
       // Both start now: Fastify refuses new connections (and answers 503 on kept-alive ones), closes
       // idle ones and waits for requests in flight; graphile-worker takes no new job and waits for the
       // running ones. The reconciliation schedule is a job too, so it stops with the worker.

@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,8 +49,9 @@ function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
   };
 }
 
-async function gql(server: ServerProcess, document: Parameters<typeof print>[0], variables: unknown, token: string) {
+async function gql(server: ServerProcess, document: Parameters<typeof print>[0], variables: unknown, token: string, agent?: Agent) {
   const response = await fetch(`${server.url}/graphql`, {
+    agent,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query: print(document), variables }),
@@ -149,7 +151,15 @@ test('SIGTERM to `npm start` while confirmPayment is in flight: the request comp
     await simulator.fault({ endpoint: 'getPayment', kind: 'latency', latencyMs: 3000, times: 1 });
 
     const before = (server.output().match(/"method":"POST","url":"\/graphql"/g) ?? []).length;
-    const confirming = gql(server, ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId: impUid, merchantUid: reservation.merchantUid } }, buyer);
+    // A keep-alive client, as browsers and proxies are: its connection must not hold the shutdown open.
+    const keepAlive = new Agent({ keepAlive: true });
+    const confirming = gql(
+      server,
+      ConfirmPaymentDocument,
+      { input: { reservationId: reservation.id, paymentId: impUid, merchantUid: reservation.merchantUid } },
+      buyer,
+      keepAlive,
+    );
     await waitForGraphQLRequests(server, before + 1);
     const signalledAt = Date.now();
     process.kill(server.child.pid!, 'SIGTERM');
@@ -157,9 +167,11 @@ test('SIGTERM to `npm start` while confirmPayment is in flight: the request comp
     const confirmed = await confirming;
     expect(confirmed.confirmPayment).toMatchObject({ __typename: 'PaymentConfirmed', paymentId: impUid, amount: reservation.amount });
     expect(await server.exited).toBe(0);
-    // It waited for the request rather than dropping it.
+    keepAlive.destroy();
+    // It waited for the request rather than dropping it, and did not wait for the drain deadline.
     expect(server.output()).toContain('"msg":"shutdown complete"');
     expect(Date.now() - signalledAt).toBeGreaterThan(1000);
+    expect(server.output()).not.toContain('at the shutdown deadline');
     expect(errorLines(server.output())).toEqual([]);
     await expectEverythingStopped(server, postgres);
   } finally {
