@@ -118,6 +118,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
           reconcileIntervalMs: config.reconciliation.intervalMs,
           logger,
           pollIntervalMs: Math.min(1000, config.refunds.backoffBaseMs),
+          shutdownTimeoutMs: config.shutdownTimeoutMs,
         });
   if (worker && deps.startReconciliation !== false) {
     await scheduleReconciliation(orm.em.fork(), new Date(), 'preserve_run_at');
@@ -224,10 +225,10 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
         await finishesBy(httpClosed, Date.now() + 5000, logger, 'closing the HTTP server');
       }
       await apollo.stop();
-      if (!(await finishesBy(workerStopped, deadline, logger, 'stopping the job worker'))) {
-        // Its refund attempt keeps its lease; when the lease runs out the next process retries, reading
-        // the payment back first, so an outcome we never saw is not cancelled twice.
-        logger.warn({ timeoutMs }, 'a job was still running at the shutdown deadline: leaving it to the next run');
+      // At the same deadline graphile-worker aborts the jobs still running (see startPaymentWorker): they
+      // go back to the queue, which takes a moment more.
+      if (!(await finishesBy(workerStopped, deadline + 5000, logger, 'stopping the job worker'))) {
+        logger.warn({ timeoutMs }, 'the job worker did not stop in time: going on without it');
       }
     },
   };

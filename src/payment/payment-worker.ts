@@ -9,9 +9,18 @@ import { RECONCILE_TASK, scheduleReconciliation, SETTLE_PAYMENT_TASK } from './s
 import { RefundStatus } from './refund.entity';
 import type { RefundService } from './refund.service';
 
+/** A job still running when the shutdown deadline came: handed back to the queue, not a failure of the job. */
+export class StoppedByShutdown extends Error {
+  constructor(task: string) {
+    super(`${task} was still running at the shutdown deadline; it goes back to the queue`);
+    this.name = 'StoppedByShutdown';
+  }
+}
+
 function workerLogger(logger: Logger): WorkerLogger {
   return new WorkerLogger((scope) => (level, message, meta) => {
-    const method = level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'debug';
+    const stoppedByShutdown = meta?.error instanceof StoppedByShutdown;
+    const method = level === 'error' && !stoppedByShutdown ? 'error' : level === 'warning' || level === 'error' ? 'warn' : 'debug';
     logger[method]({ worker: scope, ...workerLogFields(meta) }, message);
   });
 }
@@ -65,8 +74,29 @@ export async function startPaymentWorker(options: {
   logger: Logger;
   concurrency?: number;
   pollIntervalMs?: number;
+  /**
+   * After `runner.stop()`, how long running jobs may go on. Then each one is failed with
+   * StoppedByShutdown, which puts it back on the queue for a later retry; the work it had started is
+   * not interrupted, and a refund attempt keeps its lease, so the retry reads the payment back first.
+   */
+  shutdownTimeoutMs?: number;
 }): Promise<Runner> {
   const { orm, refunds, settlement, reconciliation, logger } = options;
+  const stoppableByShutdown =
+    (name: string, task: Task): Task =>
+    (payload, helpers) => {
+      let finished = false;
+      const work = Promise.resolve(task(payload, helpers)).finally(() => (finished = true));
+      const aborted = helpers.abortPromise.then(
+        () => undefined,
+        () => {
+          if (finished) return;
+          logger.warn({ task: name, jobId: helpers.job.id }, 'a job was still running at the shutdown deadline: handing it back to the queue');
+          throw new StoppedByShutdown(name);
+        },
+      );
+      return Promise.race([work, aborted]);
+    };
   const refundAttempt: Task = async (payload) => {
     const { refundId } = payload as { refundId?: string };
     if (typeof refundId !== 'string') throw new Error(`${REFUND_ATTEMPT_TASK}: payload without refundId`);
@@ -107,6 +137,20 @@ export async function startPaymentWorker(options: {
     pollInterval: options.pollIntervalMs ?? 1000,
     noHandleSignals: true,
     logger: workerLogger(logger),
-    taskList: { [REFUND_ATTEMPT_TASK]: refundAttempt, [SETTLE_PAYMENT_TASK]: settlePayment, [RECONCILE_TASK]: reconcile },
+    preset: {
+      worker: {
+        gracefulShutdownAbortTimeout: options.shutdownTimeoutMs ?? 10_000,
+        // Batched (with no delay) so that stopping waits until every finished or failed job is written
+        // back; unbatched, graphile-worker does not wait for those writes, and a job whose write was
+        // lost at exit stays locked for hours.
+        completeJobBatchDelay: 0,
+        failJobBatchDelay: 0,
+      },
+    },
+    taskList: {
+      [REFUND_ATTEMPT_TASK]: stoppableByShutdown(REFUND_ATTEMPT_TASK, refundAttempt),
+      [SETTLE_PAYMENT_TASK]: stoppableByShutdown(SETTLE_PAYMENT_TASK, settlePayment),
+      [RECONCILE_TASK]: stoppableByShutdown(RECONCILE_TASK, reconcile),
+    },
   });
 }

@@ -131,6 +131,18 @@ async function waitForGraphQLRequests(server: ServerProcess, count: number): Pro
   }
 }
 
+/** If a test failed half-way, kill npm's whole group (npm alone would leave node running). */
+async function killGroup(server: ServerProcess): Promise<void> {
+  if (server.child.exitCode === null && server.child.signalCode === null) {
+    try {
+      process.kill(-server.child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await server.exited;
+}
+
 /** If a test failed half-way, do not leave its PostgreSQL (in a session of its own) running. */
 function stopLeftoverPostgres(): void {
   try {
@@ -175,7 +187,7 @@ test('SIGTERM to `npm start` while confirmPayment is in flight: the request comp
     expect(errorLines(server.output())).toEqual([]);
     await expectEverythingStopped(server, postgres);
   } finally {
-    await server.kill();
+    await killGroup(server);
     stopLeftoverPostgres();
   }
 });
@@ -217,7 +229,7 @@ test('SIGTERM during a refund cancel: the next start finishes the refund with on
     expect(errorLines(first.output())).toEqual([]);
     await expectEverythingStopped(first, postgres);
   } finally {
-    await first.kill();
+    await killGroup(first);
     stopLeftoverPostgres();
   }
 
@@ -242,7 +254,62 @@ test('SIGTERM during a refund cancel: the next start finishes the refund with on
     expect(errorLines(second.output())).toEqual([]);
     await expectEverythingStopped(second, postgres);
   } finally {
-    await second.kill();
+    await killGroup(second);
+    stopLeftoverPostgres();
+  }
+});
+
+test('SIGTERM while the job worker is in a refund cancel past the deadline: the job is released, and the next start finishes the refund once', async () => {
+  const env = serverEnv({ SHUTDOWN_TIMEOUT_MS: '1000', PORTONE_CONNECT_TIMEOUT_MS: '500', PORTONE_RESPONSE_TIMEOUT_MS: '4000' });
+  const buyer = await identity.sign('shutdown-worker-buyer');
+  const admin = await identity.sign('shutdown-admin', { roles: ['admin'] });
+  let impUid: string;
+  let reservationId: string;
+
+  const first = await startServerProcess(env, { via: 'npm-start' });
+  try {
+    const reservation = await heldReservation(first, buyer);
+    reservationId = reservation.id;
+    impUid = await simulator.pay({ merchantUid: reservation.merchantUid, amount: reservation.amount - 1000 });
+    // The attempt made inside confirmPayment fails; the queued retry (a graphile-worker job) is slow.
+    await simulator.fault({ endpoint: 'cancel', kind: 'http500', times: 1 });
+    await simulator.fault({ endpoint: 'cancel', kind: 'latency', latencyMs: 3000, times: 1 });
+    const confirmed = await gql(first, ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId: impUid, merchantUid: reservation.merchantUid } }, buyer);
+    expect(confirmed.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', refund: { status: 'PENDING' } });
+
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const seen = await gql(first, ReservationDocument, { id: reservation.id }, admin);
+      if (seen.reservation.refund?.attempts === 2) break;
+      if (Date.now() > deadline) throw new Error(`the worker did not start a second attempt:\n${first.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(first.child.pid!, 'SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain('a job was still running at the shutdown deadline');
+    expect(errorLines(first.output())).toEqual([]);
+    expect((await simulator.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(0);
+  } finally {
+    await killGroup(first);
+    stopLeftoverPostgres();
+  }
+
+  const second = await startServerProcess(env, { via: 'npm-start' });
+  try {
+    const deadline = Date.now() + 60_000;
+    let refund: { status: string } | null = null;
+    for (;;) {
+      refund = (await gql(second, ReservationDocument, { id: reservationId }, admin)).reservation.refund;
+      if (refund?.status === 'SUCCEEDED' || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(refund).toMatchObject({ status: 'SUCCEEDED', amount: 29000 });
+    expect((await simulator.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(1);
+    process.kill(second.child.pid!, 'SIGTERM');
+    expect(await second.exited).toBe(0);
+  } finally {
+    await killGroup(second);
     stopLeftoverPostgres();
   }
 });
