@@ -1,4 +1,5 @@
-import { Logger as WorkerLogger, run, runMigrations, type Runner, type Task } from 'graphile-worker';
+import { Logger as WorkerLogger, run, runMigrations, type Task } from 'graphile-worker';
+import { Pool } from 'pg';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { AppError } from '../graphql/errors';
@@ -60,6 +61,11 @@ export async function migrateJobQueue(connectionString: string, logger: Logger):
   await runMigrations({ connectionString, logger: workerLogger(logger) });
 }
 
+export interface PaymentWorker {
+  /** Takes no new job, lets the running ones finish (or aborts them, see `shutdownTimeoutMs`), closes its connections. */
+  stop(): Promise<void>;
+}
+
 /**
  * The PostgreSQL job queue's workers. Jobs are picked with SKIP LOCKED, so any number of processes can
  * run this against one database; each job runs in exactly one of them.
@@ -80,7 +86,7 @@ export async function startPaymentWorker(options: {
    * not interrupted, and a refund attempt keeps its lease, so the retry reads the payment back first.
    */
   shutdownTimeoutMs?: number;
-}): Promise<Runner> {
+}): Promise<PaymentWorker> {
   const { orm, refunds, settlement, reconciliation, logger } = options;
   const stoppableByShutdown =
     (name: string, task: Task): Task =>
@@ -131,8 +137,17 @@ export async function startPaymentWorker(options: {
     }
   };
 
-  return run({
-    connectionString: options.connectionString,
+  // Our own pool rather than graphile-worker's: graphile-worker starts ending its pool when it stops but
+  // does not wait for that, so PostgreSQL could be stopped under connections that are still closing
+  // (an uncaught "terminating connection" error). Handlers on the pool also keep its errors in our logs,
+  // serialized (a pg error carries its whole client).
+  const pool = new Pool({ connectionString: options.connectionString, max: 10 });
+  pool.on('error', (error) => logger.error({ worker: 'pool', ...workerLogFields({ error }) }, 'job queue: an idle PostgreSQL connection failed'));
+  pool.on('connect', (client) =>
+    client.on('error', (error) => logger.error({ worker: 'pool', ...workerLogFields({ error }) }, 'job queue: a PostgreSQL connection failed')),
+  );
+  const runner = await run({
+    pgPool: pool,
     concurrency: options.concurrency ?? 4,
     pollInterval: options.pollIntervalMs ?? 1000,
     noHandleSignals: true,
@@ -152,5 +167,14 @@ export async function startPaymentWorker(options: {
       [SETTLE_PAYMENT_TASK]: stoppableByShutdown(SETTLE_PAYMENT_TASK, settlePayment),
       [RECONCILE_TASK]: stoppableByShutdown(RECONCILE_TASK, reconcile),
     },
+  }).catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
   });
+  return {
+    async stop() {
+      await runner.stop();
+      await pool.end();
+    },
+  };
 }

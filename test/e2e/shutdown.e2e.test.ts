@@ -95,6 +95,12 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+/** The exit code, with the server's output in the failure message when it is not the expected one. */
+async function expectExitCode(server: ServerProcess, expected: number): Promise<void> {
+  const code = await server.exited;
+  expect({ code, output: code === expected ? '' : server.output() }).toEqual({ code: expected, output: '' });
+}
+
 /** JSON log lines at pino level 50 (error) or above. */
 function errorLines(output: string): string[] {
   return output.split('\n').filter((line) => {
@@ -178,7 +184,7 @@ test('SIGTERM to `npm start` while confirmPayment is in flight: the request comp
 
     const confirmed = await confirming;
     expect(confirmed.confirmPayment).toMatchObject({ __typename: 'PaymentConfirmed', paymentId: impUid, amount: reservation.amount });
-    expect(await server.exited).toBe(0);
+    await expectExitCode(server, 0);
     keepAlive.destroy();
     // It waited for the request rather than dropping it, and did not wait for the drain deadline.
     expect(server.output()).toContain('"msg":"shutdown complete"');
@@ -224,7 +230,7 @@ test('SIGTERM during a refund cancel: the next start finishes the refund with on
     expect((await simulator.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(0);
     process.kill(first.child.pid!, 'SIGTERM');
 
-    expect(await first.exited).toBe(0);
+    await expectExitCode(first, 0);
     await confirming;
     expect(errorLines(first.output())).toEqual([]);
     await expectEverythingStopped(first, postgres);
@@ -250,7 +256,7 @@ test('SIGTERM during a refund cancel: the next start finishes the refund with on
 
     // Ctrl-C: SIGINT to the whole foreground group (npm forwards its copy to node too).
     process.kill(-second.child.pid!, 'SIGINT');
-    expect(await second.exited).toBe(0);
+    await expectExitCode(second, 0);
     expect(errorLines(second.output())).toEqual([]);
     await expectEverythingStopped(second, postgres);
   } finally {
@@ -286,7 +292,7 @@ test('SIGTERM while the job worker is in a refund cancel past the deadline: the 
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     process.kill(first.child.pid!, 'SIGTERM');
-    expect(await first.exited).toBe(0);
+    await expectExitCode(first, 0);
     expect(first.output()).toContain('a job was still running at the shutdown deadline');
     expect(errorLines(first.output())).toEqual([]);
     expect((await simulator.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(0);
@@ -307,7 +313,7 @@ test('SIGTERM while the job worker is in a refund cancel past the deadline: the 
     expect(refund).toMatchObject({ status: 'SUCCEEDED', amount: 29000 });
     expect((await simulator.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(1);
     process.kill(second.child.pid!, 'SIGTERM');
-    expect(await second.exited).toBe(0);
+    await expectExitCode(second, 0);
   } finally {
     await killGroup(second);
     stopLeftoverPostgres();
