@@ -29,6 +29,8 @@ import { nulCharacterGuard } from './graphql/nul-character-guard';
 import { httpServerOptions, registerHttpEdge } from './http/http-edge';
 import { registerMetricsRoute } from './http/metrics-route';
 import { anonymousRateLimit, createBuyerRateLimiter, webhookRateLimit } from './http/rate-limits';
+import { AppError } from './graphql/errors';
+import { finishesBy } from './shutdown';
 
 export interface AppDependencies {
   config: AppConfig;
@@ -58,7 +60,12 @@ export interface App {
     partners: PartnerService;
   };
   failpoints: Failpoints;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets in-flight requests and the running jobs finish until `timeoutMs`
+   * (default SHUTDOWN_TIMEOUT_MS) has passed, then cuts what is left. The ORM stays open: the caller
+   * closes it afterwards.
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 /**
@@ -139,6 +146,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
           logger,
           pollIntervalMs: Math.min(1000, config.refunds.backoffBaseMs),
           staleJobLockMs,
+          shutdownTimeoutMs: config.shutdownTimeoutMs,
         });
   if (worker && deps.startReconciliation !== false) {
     await scheduleReconciliation(orm.em.fork(), new Date(), 'preserve_run_at');
@@ -152,6 +160,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
   await registerHttpEdge(server);
   const buyerRateLimiter = createBuyerRateLimiter(server, config.http.rateLimit);
+
+  let closing = false;
+  // A response finished while shutting down closes its connection: otherwise a keep-alive client holds
+  // it open for Fastify's 72 s keep-alive timeout and the drain waits for nothing until its deadline.
+  server.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
 
   const schema = await buildGraphQLSchema({ events, reservations, settlement, refunds, paymentEvents, partners });
   // Abuse limits are checked while validating, before any resolver (and so the database) runs.
@@ -171,6 +186,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     introspection: config.introspection,
     parseOptions: { maxTokens: 3000 },
     includeStacktraceInErrorResponses: false,
+    // main.ts owns SIGINT/SIGTERM and stops Apollo in order; Apollo's own handler would race it.
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     formatError: createErrorFormatter(logger),
@@ -235,11 +252,27 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     identity,
     services: { events, reservations, settlement, refunds, paymentEvents, reconciliation, partners },
     failpoints,
-    async close() {
-      await server.close();
-      await metricsServer?.close();
+    async close({ timeoutMs = config.shutdownTimeoutMs } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      closing = true;
+      // Both start now: Fastify refuses new connections (and answers 503 on kept-alive ones), closes
+      // idle ones and waits for requests in flight; graphile-worker takes no new job and waits for the
+      // running ones. The reconciliation schedule is a job too, so it stops with the worker.
+      const httpClosed = server.close();
+      const metricsClosed = metricsServer?.close();
+      const workerStopped = worker ? worker.stop() : Promise.resolve();
+      if (!(await finishesBy(httpClosed, deadline, logger, 'closing the HTTP server'))) {
+        logger.warn({ timeoutMs }, 'requests still in flight at the shutdown deadline: closing their connections');
+        server.server.closeAllConnections();
+        await finishesBy(httpClosed, Date.now() + 5000, logger, 'closing the HTTP server');
+      }
       await apollo.stop();
-      await worker?.stop();
+      if (metricsClosed) await finishesBy(metricsClosed, Date.now() + 5000, logger, 'closing the metrics server');
+      // At the same deadline graphile-worker aborts the jobs still running (see startPaymentWorker): they
+      // go back to the queue, which takes a moment more.
+      if (!(await finishesBy(workerStopped, deadline + 5000, logger, 'stopping the job worker'))) {
+        logger.warn({ timeoutMs }, 'the job worker did not stop in time: going on without it');
+      }
     },
   };
 }

@@ -54,6 +54,11 @@ export interface AppConfig {
     /** Payments per listing call (V1 allows 1000); a window with more is split. */
     sweepPageSize: number;
   };
+  /**
+   * On SIGINT/SIGTERM, how long in-flight requests and a running job may take to finish before their
+   * connections are cut; the database is closed and the embedded PostgreSQL stopped afterwards.
+   */
+  shutdownTimeoutMs: number;
   logLevel: string;
   introspection: boolean;
   /** Test runs only: failpoints to arm (see src/failpoints.ts); null in any normal run. */
@@ -206,6 +211,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       sweepOverlapMs: int('RECONCILE_SWEEP_OVERLAP_MS', 600000, 0, 86400000),
       sweepPageSize: int('RECONCILE_SWEEP_PAGE_SIZE', 1000, 1, 1000),
     },
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
     logLevel: str('LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     failpoints: str('FAILPOINTS') ?? null,
     introspection: parseBool(str('GRAPHQL_INTROSPECTION'), nodeEnv !== 'production', 'GRAPHQL_INTROSPECTION', problems),

@@ -12,6 +12,9 @@ import { startEmbeddedPostgresOnAnyPort } from './db/embedded-postgres-any-port'
 import { createLogger } from './logger';
 import { startPortOneSimulator, type PortOneSimulator } from './gateway/portone/sim/portone-simulator';
 import { PortOneV1Client } from './gateway/portone/v1/portone-v1.client';
+import { GracefulShutdown } from './shutdown';
+
+let shutdown: GracefulShutdown | null = null;
 
 /**
  * `npm start`: everything a developer needs on a fresh machine (embedded PostgreSQL, PortOne simulator, demo
@@ -21,17 +24,24 @@ import { PortOneV1Client } from './gateway/portone/v1/portone-v1.client';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const cleanups: Array<() => Promise<unknown>> = [];
+  // Listening before anything is started, so a signal during startup also stops what already runs.
+  shutdown = new GracefulShutdown({ logger, timeoutMs: config.shutdownTimeoutMs });
+  shutdown.listen();
 
   let databaseUrl = config.databaseUrl;
   let embedded: EmbeddedPostgresHandle | null = null;
   if (!databaseUrl) {
     const dataDir = resolve(config.dataDir);
     logger.info({ dataDir }, 'DATABASE_URL is not set: starting an embedded PostgreSQL');
-    embedded = await startEmbeddedPostgresOnAnyPort({ dataDir, persistent: true, log: (line) => logger.debug({ postgres: line }) });
+    // In its own session: Ctrl-C reaches only us, and PostgreSQL stops when we say so, last.
+    embedded = await startEmbeddedPostgresOnAnyPort({
+      dataDir,
+      persistent: true,
+      ownSession: true,
+      log: (line) => logger.debug({ postgres: line }),
+    });
     databaseUrl = `${embedded.baseUrl}/booking`;
-    const pg = embedded;
-    cleanups.push(() => pg.stop());
+    shutdown.onShutdown('embedded PostgreSQL', embedded.stop);
   }
 
   let portoneUrl = config.portone.apiUrl;
@@ -47,7 +57,7 @@ async function main(): Promise<void> {
     });
     simulator = started;
     portoneUrl = started.url;
-    cleanups.push(() => started.close());
+    shutdown.onShutdown('PortOne simulator', () => started.close());
   }
   const gateway = new PortOneV1Client({
     baseUrl: portoneUrl,
@@ -59,14 +69,14 @@ async function main(): Promise<void> {
   });
 
   const orm = await openDatabase(databaseUrl, logger);
-  cleanups.unshift(() => orm.close(true));
+  shutdown.onShutdown('database connections', () => orm.close(true));
   if (config.demo) {
     const seeded = await seedDemoData(orm.em.fork(), systemClock);
     if (seeded) logger.info({ eventId: seeded.id }, 'demo data seeded');
   }
 
   const app = await buildApp({ config, orm, logger, gateway });
-  cleanups.unshift(() => app.close());
+  shutdown.onShutdown('HTTP server and job worker', () => app.close());
   await app.server.listen({ port: config.port, host: config.host });
   // PORT=0 lets the OS pick a free port; the `GraphQL:` line below reports the one bound (tests read it).
   const port = (app.server.server.address() as AddressInfo).port;
@@ -100,30 +110,15 @@ async function main(): Promise<void> {
     writeFileSync(resolve(config.dataDir, 'demo-tokens.json'), JSON.stringify({ buyer: buyerToken, admin: adminToken }), { mode: 0o600 });
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    for (const cleanup of cleanups) {
-      try {
-        await cleanup();
-      } catch (error) {
-        logger.error({ err: error }, 'error during shutdown');
-      }
-    }
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
-main().catch((error) => {
+main().catch(async (error) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(`Failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
+  // Stop whatever had started (the embedded PostgreSQL above all), then exit 1.
+  if (shutdown) await shutdown.run(1);
   process.exit(1);
 });

@@ -17,11 +17,25 @@ export interface ServerProcess {
  * instruction and start it again against the same database. The child binds port 0 itself (no port picked
  * here and released, which another process could take meanwhile) and its `GraphQL:` line reports the port.
  */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+export async function startServerProcess(
+  env: Record<string, string>,
+  options: {
+    /**
+     * `npm-start`: run `npm start` as a user does, in a process group of its own like a terminal's
+     * foreground job, so a test can signal npm alone or the whole group (Ctrl-C).
+     */
+    via?: 'node' | 'npm-start';
+  } = {},
+): Promise<ServerProcess> {
+  const [command, args] =
+    options.via === 'npm-start'
+      ? ['npm', ['start']]
+      : [process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts']];
+  const child = spawn(command, args, {
     cwd: process.cwd(),
     env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', PORT: '0', PORTONE_SIMULATOR_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.via === 'npm-start',
   });
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));

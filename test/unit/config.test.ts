@@ -213,3 +213,12 @@ describe('HTTP edge configuration', () => {
     }
   });
 });
+
+describe('SHUTDOWN_TIMEOUT_MS', () => {
+  test('defaults to 10 s, is read as milliseconds, and a bad value names the variable', () => {
+    expect(loadConfig({}).shutdownTimeoutMs).toBe(10000);
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '2500' }).shutdownTimeoutMs).toBe(2500);
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT_MS: '10s' })).toThrow(/SHUTDOWN_TIMEOUT_MS/);
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT_MS: '-1' })).toThrow(/SHUTDOWN_TIMEOUT_MS/);
+  });
+});
