@@ -54,6 +54,8 @@ export interface PortOneV2Simulator {
   apiSecret: string;
   storeId: string;
   webhookSecrets: string[];
+  /** The console's webhook URL, when the app's port is known only after the simulator started. */
+  setWebhookUrl(url: string | null): void;
   close(): Promise<void>;
 }
 
@@ -601,7 +603,18 @@ export async function startPortOneV2Simulator(options: PortOneV2SimulatorOptions
   await server.register(async (instance) => registerPortOneV2Simulator(instance, state, options));
   const url = await server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   options.logger?.info({ url, control: options.control }, 'PortOne V2 simulator listening');
-  return { url, state, apiSecret: options.apiSecret, storeId: options.storeId, webhookSecrets: options.webhookSecrets, close: () => server.close() };
+  return {
+    url,
+    state,
+    apiSecret: options.apiSecret,
+    storeId: options.storeId,
+    webhookSecrets: options.webhookSecrets,
+    // The plugin reads options.webhookUrl at each delivery.
+    setWebhookUrl: (webhookUrl) => {
+      options.webhookUrl = webhookUrl;
+    },
+    close: () => server.close(),
+  };
 }
 
 /** RFC 8941 sf-string (`"..."`, `\"` and `\\` escapes, printable ASCII); null when malformed. */
