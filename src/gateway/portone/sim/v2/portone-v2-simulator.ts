@@ -150,6 +150,7 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
       if (await preFault(state.takeFault('getPayment'), request, reply)) return reply;
       const storeId = storeOf(request.query.storeId, reply);
       if (!storeId) return reply;
+      state.reads.push({ at: state.nowMs(), paymentId: request.params.paymentId, storeId });
       const payment = state.get(storeId, request.params.paymentId);
       if (!payment) return fail(reply, 404, 'PAYMENT_NOT_FOUND', '결제 건이 존재하지 않습니다.');
       return render(payment);
@@ -593,6 +594,7 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
     payments: [...state.payments.values()].map(render),
     cancelRequests: state.cancelRequests,
     webhooks: state.webhooks,
+    reads: state.reads,
   }));
 }
 
