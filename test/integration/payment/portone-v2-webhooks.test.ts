@@ -120,7 +120,7 @@ describe('signed webhooks', () => {
     expect(await readsOf(paymentId)).toBe(0);
     expect(await reservationStatus(reservation.id)).toBe(ReservationStatus.HELD);
     // The genuine delivery still settles it: nothing about the refused one was remembered.
-    const genuine = signedDelivery(SECRET_OLD, paymentId, { id: delivery.headers['webhook-id'] || undefined });
+    const genuine = signedDelivery(SECRET_OLD, paymentId, { id: (delivery.headers as Record<string, string>)['webhook-id'] || undefined });
     expect((await post(genuine.body, genuine.headers)).status).toBe(200);
     await waitFor(async () => (await reservationStatus(reservation.id)) === ReservationStatus.CONFIRMED);
   });
