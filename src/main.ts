@@ -75,9 +75,9 @@ async function main(): Promise<void> {
     '',
     `GraphQL:      ${base}/graphql`,
     `Health:       ${base}/healthz  ${base}/readyz`,
-    `PortOne:      ${simulator ? `simulator at ${portoneUrl} (control API: ${portoneUrl}/__control)` : portoneUrl}`,
+    `PortOne:      ${simulator ? `simulator at ${simulator.url} (control API: ${portoneUrl}/__control)` : portoneUrl}`,
     ...(config.portone.version === 'v2'
-      ? [`PortOne V2:   store ${config.portone.storeId}; signed webhooks at ${base}/webhooks/portone${simulator ? '; the window opens with paymentId = reservation.merchantUid' : ''}`]
+      ? [`PortOne V2:   API ${portoneUrl}, store ${config.portone.storeId}; signed webhooks to ${base}/webhooks/portone; paymentId = reservation.merchantUid`]
       : []),
     `Database:     ${embedded ? `embedded PostgreSQL on port ${embedded.port} (data in ${resolve(config.dataDir)})` : 'DATABASE_URL'}`,
     // Never in production: config.ts requires JWT_SECRET there.
