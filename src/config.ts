@@ -169,7 +169,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       if (str(name) === undefined) problems.push(`${name} is required when NODE_ENV=production${version === 'v2' ? ' and PORTONE_VERSION=v2' : ''}`);
     }
   } else if (apiUrl && credentials.some((name) => str(name) === undefined)) {
-    problems.push(`${credentials.join(', ')} are required when PORTONE_API_URL is set${version === 'v2' ? ' with PORTONE_VERSION=v2' : ''}`);
+    problems.push(`${credentials.slice(0, -1).join(', ')} and ${credentials[credentials.length - 1]} are required when PORTONE_API_URL is set${version === 'v2' ? ' with PORTONE_VERSION=v2' : ''}`);
   }
   const webhookSecrets = parseWebhookSecrets(str('PORTONE_WEBHOOK_SECRET'), problems);
 
