@@ -108,7 +108,8 @@ async function handleV2Webhook(
       const inserted: unknown[] = await tx.execute(
         `insert into webhook_delivery (webhook_id, event_type, payment_id, received_at) values (?, ?, ?, now())
            on conflict (webhook_id) do nothing returning webhook_id`,
-        [webhookId, event.type.slice(0, 200), paymentId],
+        // PostgreSQL text cannot hold U+0000; the type is only kept for the record.
+        [webhookId, event.type.replace(/\u0000/g, '').slice(0, 200), paymentId],
       );
       if (inserted.length === 0) return false;
       if (paymentId !== null) await scheduleSettlement(tx, paymentId, 'WEBHOOK');
