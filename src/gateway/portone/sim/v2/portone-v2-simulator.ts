@@ -16,7 +16,7 @@ import {
 } from './portone-v2-simulator-state';
 
 /**
- * A PortOne V2 REST API simulator following `shared/portone/contract.md` part B and the V2 OpenAPI
+ * A PortOne V2 REST API simulator following PortOne's V2 API contract and its OpenAPI
  * (1.16.0): `GET /payments/{id}`, `GET /payments`, `POST /payments/{id}/cancel`,
  * `POST /payments/{id}/virtual-account/close`, the `{type, message}` error envelopes with their HTTP
  * statuses, the `currentCancellableAmount` guard, Idempotency-Key replay, Standard-Webhooks-signed
