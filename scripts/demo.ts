@@ -3,11 +3,13 @@
  *   1. hold a seat, pay exactly at the PortOne simulator (playing the browser's payment window), confirm;
  *   2. hold another seat, pay a tampered amount, confirm: PaymentRefunded, and the refund reaches SUCCEEDED.
  * Reads the demo tokens `npm start` wrote to .data/demo-tokens.json (or DEMO_BUYER_TOKEN).
+ * With PORTONE_VERSION=v2 (as given to `npm start`) it plays the V2 window: paymentId = reservation.merchantUid.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import fetch from 'node-fetch';
 import { SimulatorControlClient } from '../src/gateway/portone/sim/simulator-control.client';
+import { PortOneV2SimulatorControlClient } from '../src/gateway/portone/sim/v2/portone-v2-simulator-control.client';
 
 const API = process.env.API_URL ?? `http://localhost:${process.env.PORT ?? 4000}`;
 const SIMULATOR = process.env.PORTONE_SIMULATOR_URL ?? `http://127.0.0.1:${process.env.PORTONE_SIMULATOR_PORT ?? 4010}`;
@@ -30,6 +32,45 @@ async function gql<T>(query: string, variables: Record<string, unknown>, token: 
   return body.data as T;
 }
 
+/** The buyer's PortOne window, played at the simulator: returns the payment id confirmPayment is given. */
+interface PaymentWindow {
+  pay(merchantUid: string, amount: number): Promise<string>;
+  ledgerOf(paymentId: string): Promise<Record<string, unknown>>;
+}
+
+function paymentWindow(): PaymentWindow {
+  if ((process.env.PORTONE_VERSION ?? 'v1').toLowerCase() === 'v2') {
+    const v2 = new PortOneV2SimulatorControlClient(`${SIMULATOR}/v2`);
+    return {
+      // V2: the merchant chooses the payment id; ours is the reservation's merchantUid (KRW has no minor unit).
+      pay: async (merchantUid, amount) => (await v2.createPayment({ paymentId: merchantUid, amount })).id,
+      async ledgerOf(paymentId) {
+        const ledger = await v2.ledger();
+        const payment = ledger.payments.find((p) => p.id === paymentId);
+        return {
+          status: payment?.status,
+          amount: payment?.amount,
+          cancels: ledger.cancelRequests.filter((c) => c.paymentId === paymentId).map((c) => ({ body: c.body, idempotencyKey: c.idempotencyKey, outcome: c.outcome })),
+        };
+      },
+    };
+  }
+  const v1 = new SimulatorControlClient(SIMULATOR);
+  return {
+    pay: async (merchantUid, amount) => (await v1.createPayment({ merchant_uid: merchantUid, amount })).imp_uid,
+    async ledgerOf(paymentId) {
+      const ledger = await v1.ledger();
+      const payment = ledger.payments.find((p) => p.imp_uid === paymentId);
+      return {
+        status: payment?.status,
+        amount: payment?.amount,
+        cancel_amount: payment?.cancel_amount,
+        cancels: ledger.cancelRequests.filter((c) => c.impUid === paymentId).map((c) => ({ body: c.body, outcome: c.outcome })),
+      };
+    },
+  };
+}
+
 const step = (n: string, text: string, detail?: unknown) =>
   console.log(`\n[${n}] ${text}${detail === undefined ? '' : `\n${JSON.stringify(detail, null, 2)}`}`);
 
@@ -40,7 +81,7 @@ const CONFIRM = `mutation($input: ConfirmPaymentInput!) { confirmPayment(input: 
 
 async function main(): Promise<void> {
   const token = buyerToken();
-  const simulator = new SimulatorControlClient(SIMULATOR);
+  const window = paymentWindow();
   const { events } = await gql<{
     events: Array<{ id: string; title: string; startsAt: string; seats: Array<{ id: string; label: string; price: number; available: boolean }> }>;
   }>('{ events { id title startsAt seats { id label price available } } }', {}, token);
@@ -58,11 +99,11 @@ async function main(): Promise<void> {
     token,
   );
   step('1', `Held seat ${free[0].label} of "${free[0].event}"`, hold.holdSeat);
-  const paid = await simulator.createPayment({ merchant_uid: hold.holdSeat.merchantUid, amount: hold.holdSeat.amount });
-  step('2', `Paid ${paid.amount} won in the PortOne window (simulator): imp_uid ${paid.imp_uid}`);
+  const paidId = await window.pay(hold.holdSeat.merchantUid, hold.holdSeat.amount);
+  step('2', `Paid ${hold.holdSeat.amount} won in the PortOne window (simulator): payment id ${paidId}`);
   const confirmed = await gql<{ confirmPayment: unknown }>(
     CONFIRM,
-    { input: { reservationId: hold.holdSeat.id, paymentId: paid.imp_uid, merchantUid: hold.holdSeat.merchantUid } },
+    { input: { reservationId: hold.holdSeat.id, paymentId: paidId, merchantUid: hold.holdSeat.merchantUid } },
     token,
   );
   step('3', 'confirmPayment: the server read the payment from PortOne and it matched', confirmed.confirmPayment);
@@ -74,11 +115,11 @@ async function main(): Promise<void> {
     token,
   );
   step('4', `Held seat ${free[1].label}: price ${hold2.holdSeat.amount} won`);
-  const tampered = await simulator.createPayment({ merchant_uid: hold2.holdSeat.merchantUid, amount: 1000 });
-  step('5', `A tampered browser paid only ${tampered.amount} won: imp_uid ${tampered.imp_uid}`);
+  const tamperedId = await window.pay(hold2.holdSeat.merchantUid, 1000);
+  step('5', `A tampered browser paid only 1000 won: payment id ${tamperedId}`);
   const refunded = await gql<{ confirmPayment: { __typename: string; refund?: { id: string; status: string } } }>(
     CONFIRM,
-    { input: { reservationId: hold2.holdSeat.id, paymentId: tampered.imp_uid, merchantUid: hold2.holdSeat.merchantUid } },
+    { input: { reservationId: hold2.holdSeat.id, paymentId: tamperedId, merchantUid: hold2.holdSeat.merchantUid } },
     token,
   );
   step('6', 'confirmPayment: the server refused it and cancelled the payment at PortOne itself', refunded.confirmPayment);
@@ -95,14 +136,7 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  const ledger = await simulator.ledger();
-  const atPortOne = ledger.payments.find((p) => p.imp_uid === tampered.imp_uid);
-  step('8', "PortOne's own ledger (simulator) for the tampered payment", {
-    status: atPortOne?.status,
-    amount: atPortOne?.amount,
-    cancel_amount: atPortOne?.cancel_amount,
-    cancels: ledger.cancelRequests.filter((c) => c.impUid === tampered.imp_uid).map((c) => ({ body: c.body, outcome: c.outcome })),
-  });
+  step('8', "PortOne's own ledger (simulator) for the tampered payment", await window.ledgerOf(tamperedId));
 }
 
 main().catch((error) => {

@@ -15,6 +15,7 @@ import { createErrorFormatter } from './graphql/error-formatting';
 import { buildGraphQLSchema } from './graphql/schema';
 import { Failpoints } from './failpoints';
 import type { PaymentGateway } from './gateway/payment-gateway';
+import { PortOneV2WebhookVerifier } from './gateway/portone/v2/portone-v2.webhook';
 import { PaymentEventLog } from './payment/payment-event-log';
 import { migrateJobQueue, startPaymentWorker } from './payment/payment-worker';
 import { PaymentSettlementService } from './payment/payment-settlement.service';
@@ -105,6 +106,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const settlement = new PaymentSettlementService(orm, deps.gateway, refunds, paymentEvents, clock, failpoints, logger, {
     ...verification,
     holdGraceMs: config.holdPaymentGraceMs,
+    storeId: config.portone.version === 'v2' ? config.portone.storeId : undefined,
   });
   const staleJobLockMs = Math.max(60_000, 2 * attemptLeaseMs(config));
   const reconciliation = new ReconciliationService(
@@ -221,7 +223,15 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     }),
   });
 
-  await registerPortOneWebhook(server, { orm, events: paymentEvents, rateLimit: webhookRateLimit(config.http.rateLimit) });
+  await registerPortOneWebhook(server, {
+    orm,
+    events: paymentEvents,
+    rateLimit: webhookRateLimit(config.http.rateLimit),
+    v2:
+      config.portone.version === 'v2'
+        ? { verifier: new PortOneV2WebhookVerifier(config.portone.webhookSecrets), storeId: config.portone.storeId }
+        : undefined,
+  });
 
   const metrics = createMetricsRegistry(orm);
   let metricsServer: FastifyInstance | null = null;

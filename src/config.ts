@@ -23,7 +23,9 @@ export interface AppConfig {
    */
   demo: boolean;
   portone: {
-    /** Unset: the built-in PortOne simulator is started. */
+    /** Which PortOne API this merchant uses (DESIGN §7a); the money path is the same for both. */
+    version: 'v1' | 'v2';
+    /** Unset: the built-in PortOne simulator is started (V2: its `/v2` part). */
     apiUrl: string | null;
     impKey: string;
     impSecret: string;
@@ -33,6 +35,10 @@ export interface AppConfig {
     simulatorPort: number;
     /** Accept test-channel (sandbox) payments as paid. Never in production: channel keys are public. */
     allowSandbox: boolean;
+    /** V2 only: API secret (`Authorization: PortOne <secret>`), store id, and one or two webhook signing secrets. */
+    apiSecret: string;
+    storeId: string;
+    webhookSecrets: string[];
   };
   holdMinutes: number;
   /** After a hold ends, its seat stays unavailable to others this long: a payment made just before may be settling. */
@@ -101,6 +107,10 @@ export class ConfigError extends Error {
 /** The simulator's own credentials: used only when no PortOne URL is configured. */
 export const SIMULATOR_IMP_KEY = 'simulator-imp-key';
 export const SIMULATOR_IMP_SECRET = 'simulator-imp-secret';
+/** The V2 simulator's own values: used only when no PortOne URL is configured. */
+export const SIMULATOR_V2_API_SECRET = 'simulator-v2-api-secret';
+export const SIMULATOR_V2_STORE_ID = 'store-00000000-0000-0000-0000-00000000simu';
+export const SIMULATOR_V2_WEBHOOK_SECRET = 'whsec_c2ltdWxhdG9yLXYyLXdlYmhvb2stc2lnbmluZy1zZWNyZXQ=';
 
 type Env = Record<string, string | undefined>;
 
@@ -153,14 +163,20 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const apiUrl = url('PORTONE_API_URL', ['http:', 'https:']);
   const impKey = str('PORTONE_IMP_KEY');
   const impSecret = str('PORTONE_IMP_SECRET');
+  const versionRaw = (str('PORTONE_VERSION') ?? 'v1').toLowerCase();
+  if (versionRaw !== 'v1' && versionRaw !== 'v2') problems.push(`PORTONE_VERSION must be v1 or v2 (got "${str('PORTONE_VERSION')}")`);
+  const version: 'v1' | 'v2' = versionRaw === 'v2' ? 'v2' : 'v1';
+  const credentials =
+    version === 'v2' ? ['PORTONE_API_SECRET', 'PORTONE_STORE_ID', 'PORTONE_WEBHOOK_SECRET'] : ['PORTONE_IMP_KEY', 'PORTONE_IMP_SECRET'];
   if (nodeEnv === 'production') {
     // Production never falls back to the embedded database or the simulator (whose control API books without paying).
-    for (const name of ['DATABASE_URL', 'PORTONE_API_URL', 'PORTONE_IMP_KEY', 'PORTONE_IMP_SECRET']) {
-      if (str(name) === undefined) problems.push(`${name} is required when NODE_ENV=production`);
+    for (const name of ['DATABASE_URL', 'PORTONE_API_URL', ...credentials]) {
+      if (str(name) === undefined) problems.push(`${name} is required when NODE_ENV=production${version === 'v2' ? ' and PORTONE_VERSION=v2' : ''}`);
     }
-  } else if (apiUrl && (!impKey || !impSecret)) {
-    problems.push('PORTONE_IMP_KEY and PORTONE_IMP_SECRET are required when PORTONE_API_URL is set');
+  } else if (apiUrl && credentials.some((name) => str(name) === undefined)) {
+    problems.push(`${credentials.slice(0, -1).join(', ')} and ${credentials[credentials.length - 1]} are required when PORTONE_API_URL is set${version === 'v2' ? ' with PORTONE_VERSION=v2' : ''}`);
   }
+  const webhookSecrets = parseWebhookSecrets(str('PORTONE_WEBHOOK_SECRET'), problems);
 
   const config: AppConfig = {
     nodeEnv,
@@ -180,6 +196,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       responseTimeoutMs: int('PORTONE_RESPONSE_TIMEOUT_MS', 10000, 1, 120000),
       simulatorPort: int('PORTONE_SIMULATOR_PORT', 4010, 0, 65535),
       allowSandbox: parseBool(str('PORTONE_ALLOW_SANDBOX'), false, 'PORTONE_ALLOW_SANDBOX', problems),
+      version,
+      apiSecret: str('PORTONE_API_SECRET') ?? SIMULATOR_V2_API_SECRET,
+      storeId: str('PORTONE_STORE_ID') ?? SIMULATOR_V2_STORE_ID,
+      webhookSecrets: webhookSecrets ?? [SIMULATOR_V2_WEBHOOK_SECRET],
     },
     holdMinutes: int('HOLD_MINUTES', 10, 1, 24 * 60),
     holdPaymentGraceMs: int('HOLD_PAYMENT_GRACE_MS', 120000, 0, 3600000),
@@ -280,6 +300,27 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): boolean |
   if (entries.length > 0 && entries.every((entry) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry))) return entries;
   problems.push(`TRUST_PROXY must be true, false, a hop count or comma-separated proxy addresses/CIDRs (got "${raw}")`);
   return false;
+}
+
+/**
+ * One signing secret, or two separated by a comma while the console rotates them; `whsec_` prefix
+ * optional, the rest base64. The secrets themselves never appear in a message.
+ */
+function parseWebhookSecrets(raw: string | undefined, problems: string[]): string[] | null {
+  if (raw === undefined) return null;
+  const secrets = raw.split(',').map((secret) => secret.trim()).filter((secret) => secret !== '');
+  if (secrets.length === 0 || secrets.length > 2) {
+    problems.push(`PORTONE_WEBHOOK_SECRET must be one signing secret, or two separated by a comma during a rotation (got ${secrets.length})`);
+    return null;
+  }
+  for (const [index, secret] of secrets.entries()) {
+    const base64 = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret;
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length < 16) {
+      problems.push(`PORTONE_WEBHOOK_SECRET: secret ${index + 1} is not a console signing secret (base64, \`whsec_\` prefix optional)`);
+      return null;
+    }
+  }
+  return secrets;
 }
 
 /** Never echo a password from a URL back into logs. */

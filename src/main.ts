@@ -11,7 +11,7 @@ import type { EmbeddedPostgresHandle } from './db/embedded-postgres';
 import { startEmbeddedPostgresOnAnyPort } from './db/embedded-postgres-any-port';
 import { createLogger } from './logger';
 import { startPortOneSimulator, type PortOneSimulator } from './gateway/portone/sim/portone-simulator';
-import { PortOneV1Client } from './gateway/portone/v1/portone-v1.client';
+import { createPortOneGateway } from './gateway/portone/portone-gateway';
 import { GracefulShutdown } from './shutdown';
 
 let shutdown: GracefulShutdown | null = null;
@@ -48,25 +48,20 @@ async function main(): Promise<void> {
   let simulator: PortOneSimulator | null = null;
   if (!portoneUrl) {
     // Development only: a PortOne simulator in this process, its control API open to play the browser.
+    const v2 = config.portone.version === 'v2';
     const started = await startPortOneSimulator({
       port: config.portone.simulatorPort,
       impKey: config.portone.impKey,
       impSecret: config.portone.impSecret,
       control: true,
+      ...(v2 ? { v2: { apiSecret: config.portone.apiSecret, storeId: config.portone.storeId, webhookSecrets: config.portone.webhookSecrets, control: true, logger } } : {}),
       logger,
     });
     simulator = started;
-    portoneUrl = started.url;
+    portoneUrl = v2 ? started.v2!.url : started.url;
     shutdown.onShutdown('PortOne simulator', () => started.close());
   }
-  const gateway = new PortOneV1Client({
-    baseUrl: portoneUrl,
-    impKey: config.portone.impKey,
-    impSecret: config.portone.impSecret,
-    connectTimeoutMs: config.portone.connectTimeoutMs,
-    responseTimeoutMs: config.portone.responseTimeoutMs,
-    logger,
-  });
+  const gateway = createPortOneGateway(config.portone, portoneUrl, logger);
 
   const orm = await openDatabase(databaseUrl, logger);
   shutdown.onShutdown('database connections', () => orm.close(true));
@@ -81,6 +76,7 @@ async function main(): Promise<void> {
   // PORT=0 lets the OS pick a free port; the `GraphQL:` line below reports the one bound (tests read it).
   const port = (app.server.server.address() as AddressInfo).port;
   simulator?.setWebhookUrl(`http://127.0.0.1:${port}/webhooks/portone`);
+  simulator?.v2?.setWebhookUrl(`http://127.0.0.1:${port}/webhooks/portone`);
   if (app.metricsServer) await app.metricsServer.listen({ port: config.http.metricsPort ?? 0, host: config.host });
 
   const shownHost = ['0.0.0.0', '127.0.0.1', '::'].includes(config.host) ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -89,7 +85,10 @@ async function main(): Promise<void> {
     '',
     `GraphQL:      ${base}/graphql`,
     `Health:       ${base}/healthz  ${base}/readyz`,
-    `PortOne:      ${simulator ? `simulator at ${portoneUrl} (control API: ${portoneUrl}/__control)` : portoneUrl}`,
+    `PortOne:      ${simulator ? `simulator at ${simulator.url} (control API: ${portoneUrl}/__control)` : portoneUrl}`,
+    ...(config.portone.version === 'v2'
+      ? [`PortOne V2:   API ${portoneUrl}, store ${config.portone.storeId}; signed webhooks to ${base}/webhooks/portone; paymentId = reservation.merchantUid`]
+      : []),
     `Database:     ${embedded ? `embedded PostgreSQL on port ${embedded.port} (data in ${resolve(config.dataDir)})` : 'DATABASE_URL'}`,
     // Never in production: config.ts requires JWT_SECRET there.
     ...(config.jwtSecretGenerated ? [`JWT_SECRET:   ${config.jwtSecret}  (generated for this run; tokens signed with it end with it)`] : []),

@@ -8,9 +8,10 @@ import { PaymentEvent } from '../payment/payment-event.entity';
 import { Refund } from '../payment/refund.entity';
 import { Partner } from '../partner/partner.entity';
 import { SweepCursor } from '../payment/sweep-cursor.entity';
+import { WebhookDelivery } from '../payment/webhook-delivery.entity';
 import { VirtualAccount } from '../payment/virtual-account.entity';
 
-export const entities = [Event, Seat, Reservation, Payment, Refund, PaymentEvent, Partner, SweepCursor, VirtualAccount];
+export const entities = [Event, Seat, Reservation, Payment, Refund, PaymentEvent, Partner, SweepCursor, VirtualAccount, WebhookDelivery];
 
 /**
  * One place that knows how we talk to PostgreSQL. Tests and the CLI build on it with overrides.

@@ -26,6 +26,8 @@ export interface SettlementPolicy {
   allowSandbox: boolean;
   /** How long after its end a hold still keeps the seat from other buyers (a payment made just before may be settling). */
   holdGraceMs: number;
+  /** V2: our store. A payment that names another store is somebody else's: never confirmed, never cancelled. */
+  storeId?: string;
 }
 
 /**
@@ -106,7 +108,9 @@ export class PaymentSettlementService {
     this.failpoints.hit('after-gateway-read');
     if (recorded) return this.followUpRecorded(em, recorded, payment, options.source);
 
-    const target = await em.fork().findOne(Reservation, { merchantUid: payment.merchantUid });
+    // A V2 payment id is unique per store only: under another store the same id is another shop's order.
+    const otherStore = payment.storeId !== undefined && payment.storeId !== this.policy.storeId;
+    const target = otherStore ? null : await em.fork().findOne(Reservation, { merchantUid: payment.merchantUid });
     await this.events.record(em, {
       kind: 'GATEWAY_READ',
       outcome: payment.status,
@@ -128,8 +132,10 @@ export class PaymentSettlementService {
         outcome: 'NOT_OURS',
         gatewayPaymentId,
         reservationId: options.reportedForReservationId ?? null,
-        message: `order id ${payment.merchantUid} is none of our reservations'; nothing confirmed, nothing cancelled`,
-        details: { source: options.source, status: payment.status, amount: payment.amount },
+        message: otherStore
+          ? `payment of store ${payment.storeId}, not ours; nothing confirmed, nothing cancelled`
+          : `order id ${payment.merchantUid} is none of our reservations'; nothing confirmed, nothing cancelled`,
+        details: { source: options.source, status: payment.status, amount: payment.amount, ...(otherStore ? { storeId: payment.storeId } : {}) },
       });
       throw new AppError('PAYMENT_NOT_OURS', `Payment ${gatewayPaymentId} was not made for any of our bookings; nothing was changed`);
     }

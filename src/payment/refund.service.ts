@@ -285,6 +285,7 @@ export class RefundService {
   }
 
   private async cancelAtGateway(claim: {
+    id: string;
     gatewayPaymentId: string;
     reason: RefundReason;
     refundAccount: Refund['refundAccount'];
@@ -313,6 +314,9 @@ export class RefundService {
         expectedCancellableAmount: balance,
         reason: `booking refund: ${claim.reason}`,
         refundAccount: claim.refundAccount,
+        // One key per refund, the same on every retry (V2 Idempotency-Key; V1 ignores it).
+        idempotencyKey: `refund:${claim.id}`,
+        currency: current.currency,
       });
       this.failpoints.hit('after-cancel-sent');
       if (gatewayBalance(after) > 0) {

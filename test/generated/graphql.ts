@@ -34,6 +34,7 @@ export type HoldSeatInput = {
 export type RefundReason =
   | 'AMOUNT_MISMATCH'
   | 'BUYER_CANCELLED'
+  | 'CANCELLED_AT_GATEWAY'
   | 'CURRENCY_MISMATCH'
   | 'DUPLICATE_PAYMENT'
   | 'INTERNAL_ERROR'

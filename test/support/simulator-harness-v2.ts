@@ -37,6 +37,10 @@ export interface SimulatorHarnessV2 {
   /** Cancel requests received for a payment, with the amount, guard and Idempotency-Key they carried (major units). */
   cancelRequests(paymentId: string): Promise<Array<V2CancelRequestRecord & { amount: number | null; guard: number | null }>>;
   webhookDeliveries(paymentId: string): Promise<Array<{ type: string; status: number | null; webhookId: string }>>;
+  /** The buyer deposits into an issued virtual account: PAID, and `Transaction.Paid` when a webhook URL is set. */
+  deposit(paymentId: string): Promise<V2ApiPayment>;
+  /** Where automatic webhooks go (the app's `/webhooks/portone`, known once it listens). */
+  setWebhookUrl(url: string | null): void;
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -98,6 +102,8 @@ export async function startSimulatorHarnessV2(options: Partial<PortOneV2Simulato
         .filter((w) => (JSON.parse(w.body) as { data?: { paymentId?: string } }).data?.paymentId === paymentId)
         .map((w) => ({ type: w.type, status: w.httpStatus, webhookId: w.webhookId }));
     },
+    deposit: (paymentId) => control.deposit(paymentId),
+    setWebhookUrl: (url) => simulator.setWebhookUrl(url),
     reset: () => control.reset(),
     close: () => simulator.close(),
   };

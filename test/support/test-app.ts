@@ -10,7 +10,9 @@ import type { PaymentGateway } from '../../src/gateway/payment-gateway';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { PortOneV1Client } from '../../src/gateway/portone/v1/portone-v1.client';
 import type { PortOneSimulatorOptions } from '../../src/gateway/portone/sim/portone-simulator';
+import { createPortOneGateway } from '../../src/gateway/portone/portone-gateway';
 import { startSimulatorHarness, type SimulatorHarness } from './simulator-harness';
+import { startSimulatorHarnessV2, type SimulatorHarnessV2 } from './simulator-harness-v2';
 import { openTestDatabase, resetDatabase } from './test-database';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
@@ -24,6 +26,8 @@ export interface GraphQLResponse<T> {
 export interface TestApp {
   app: App;
   simulator: SimulatorHarness;
+  /** Present with `portoneVersion: 'v2'`: the V2 simulator the app talks to (signed webhooks go to the app). */
+  v2: SimulatorHarnessV2 | null;
   gateway: PaymentGateway;
   orm: MikroORM;
   url: string;
@@ -51,16 +55,25 @@ export async function startTestApp(
     logger?: Logger;
     /** Simulator start options (UNCONFIRMED PortOne behaviours, say). */
     simulator?: Partial<PortOneSimulatorOptions>;
+    /** `v2`: the app is configured for PortOne V2 and talks to a V2 simulator (default v1). */
+    portoneVersion?: 'v1' | 'v2';
+    /** V2 webhook signing secrets (two during a rotation). */
+    v2WebhookSecrets?: string[];
     /** Reach the database another way (a proxy) or tune the pool. */
     database?: { url?: string; overrides?: Partial<Options> };
   } = {},
 ): Promise<TestApp> {
-  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...options.env });
   const orm = await openTestDatabase(options.database);
   const simulator = await startSimulatorHarness(options.simulator);
+  const v2 = options.portoneVersion === 'v2' ? await startSimulatorHarnessV2(options.v2WebhookSecrets ? { webhookSecrets: options.v2WebhookSecrets } : {}) : null;
+  const v2Env: Record<string, string> = v2
+    ? { PORTONE_VERSION: 'v2', PORTONE_API_SECRET: v2.apiSecret, PORTONE_STORE_ID: v2.storeId, PORTONE_WEBHOOK_SECRET: v2.webhookSecrets.join(',') }
+    : {};
+  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...v2Env, ...options.env });
   // The real client over HTTP to the simulator: integration tiers never stub the gateway.
   const gateway =
     options.gateway ??
+    (v2 ? createPortOneGateway({ ...config.portone, connectTimeoutMs: 2000, responseTimeoutMs: 5000 }, v2.url) : null) ??
     new PortOneV1Client({
       baseUrl: simulator.url,
       impKey: simulator.impKey,
@@ -82,10 +95,12 @@ export async function startTestApp(
   });
   const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
   const url = `${address}/graphql`;
+  v2?.setWebhookUrl(`${address}/webhooks/portone`);
 
   return {
     app,
     simulator,
+    v2,
     gateway,
     orm,
     url,
@@ -108,10 +123,12 @@ export async function startTestApp(
     async reset() {
       await resetDatabase(orm);
       await simulator.reset();
+      await v2?.reset();
     },
     async close() {
       await app.close();
       await simulator.close();
+      await v2?.close();
       await orm.close(true);
     },
   };

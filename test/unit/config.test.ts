@@ -222,3 +222,63 @@ describe('SHUTDOWN_TIMEOUT_MS', () => {
     expect(() => loadConfig({ SHUTDOWN_TIMEOUT_MS: '-1' })).toThrow(/SHUTDOWN_TIMEOUT_MS/);
   });
 });
+
+describe('PortOne V2 configuration', () => {
+  const V2_PRODUCTION = {
+    NODE_ENV: 'production',
+    DATABASE_URL: 'postgres://u:p@db.internal:5432/booking',
+    JWT_SECRET: GOOD_SECRET,
+    PORTONE_VERSION: 'v2',
+    PORTONE_API_URL: 'https://api.portone.io',
+    PORTONE_API_SECRET: 'v2-api-secret',
+    PORTONE_STORE_ID: 'store-4f6e1c2a-0000-0000-0000-000000000001',
+    PORTONE_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  };
+
+  test('v1 is the default; v2 reads the secret, store id and webhook secret', () => {
+    expect(loadConfig({}).portone.version).toBe('v1');
+    expect(loadConfig(V2_PRODUCTION).portone).toMatchObject({
+      version: 'v2',
+      apiUrl: 'https://api.portone.io',
+      apiSecret: 'v2-api-secret',
+      storeId: 'store-4f6e1c2a-0000-0000-0000-000000000001',
+      webhookSecrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+    });
+  });
+
+  test('V2 in production needs no V1 keys', () => {
+    expect(problemsOf(V2_PRODUCTION)).toEqual([]);
+  });
+
+  test.each(['PORTONE_API_SECRET', 'PORTONE_STORE_ID', 'PORTONE_WEBHOOK_SECRET', 'PORTONE_API_URL'])(
+    'V2 in production without %s refuses to start and names it',
+    (name) => {
+      expect(problemsOf({ ...V2_PRODUCTION, [name]: '' })).toEqual([`${name} is required when NODE_ENV=production and PORTONE_VERSION=v2`]);
+    },
+  );
+
+  test('a V2 URL outside production needs the V2 credentials, named', () => {
+    expect(problemsOf({ PORTONE_VERSION: 'v2', PORTONE_API_URL: 'http://127.0.0.1:4010/v2' })).toEqual([
+      'PORTONE_API_SECRET, PORTONE_STORE_ID and PORTONE_WEBHOOK_SECRET are required when PORTONE_API_URL is set with PORTONE_VERSION=v2',
+    ]);
+    expect(problemsOf({ PORTONE_API_URL: 'http://127.0.0.1:4010' })).toEqual([
+      'PORTONE_IMP_KEY and PORTONE_IMP_SECRET are required when PORTONE_API_URL is set',
+    ]);
+  });
+
+  test('two webhook secrets (rotation), with or without whsec_, are both kept', () => {
+    const config = loadConfig({ PORTONE_VERSION: 'V2', PORTONE_WEBHOOK_SECRET: ' whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw , MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSx ' });
+    expect(config.portone.webhookSecrets).toEqual(['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSx']);
+  });
+
+  test.each([
+    ['PORTONE_VERSION', { PORTONE_VERSION: 'v3' }, /PORTONE_VERSION must be v1 or v2 \(got "v3"\)/],
+    ['three webhook secrets', { PORTONE_WEBHOOK_SECRET: 'whsec_aaaaaaaaaaaaaaaaaaaa,whsec_bbbbbbbbbbbbbbbbbbbb,whsec_cccccccccccccccccccc' }, /PORTONE_WEBHOOK_SECRET must be one signing secret, or two/],
+    ['a webhook secret that is not base64', { PORTONE_WEBHOOK_SECRET: 'whsec_not base64!!' }, /PORTONE_WEBHOOK_SECRET: secret 1 is not a console signing secret/],
+  ])('%s: a bad value is named, and a secret is never echoed', (_name, env, message) => {
+    const problems = problemsOf(env as Record<string, string>);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(message);
+    expect(problems[0]).not.toContain('not base64!!');
+  });
+});

@@ -1,9 +1,10 @@
 /**
- * `npm run simulator [-- --port N] [--webhook-url URL]`: the PortOne V1 simulator alone, with its control
- * API, for frontend developers who want a PortOne to pay against without the booking server's own copy.
+ * `npm run simulator [-- --port N] [--webhook-url URL]`: the PortOne simulator alone (V1, and V2 under
+ * `/v2`), with its control API, for frontend developers who want a PortOne to pay against without the
+ * booking server's own copy.
  */
 import { parseArgs } from 'node:util';
-import { SIMULATOR_IMP_KEY, SIMULATOR_IMP_SECRET } from '../../../config';
+import { SIMULATOR_IMP_KEY, SIMULATOR_IMP_SECRET, SIMULATOR_V2_API_SECRET, SIMULATOR_V2_STORE_ID, SIMULATOR_V2_WEBHOOK_SECRET } from '../../../config';
 import { startPortOneSimulator } from './portone-simulator';
 
 const USAGE = 'usage: npm run simulator -- [--port N] [--host H] [--webhook-url URL] [--imp-key K] [--imp-secret S]';
@@ -31,7 +32,8 @@ function options() {
 
 async function main(): Promise<void> {
   const { port, host, webhookUrl, impKey, impSecret } = options();
-  const simulator = await startPortOneSimulator({ port, host, impKey, impSecret, webhookUrl, control: true });
+  const v2 = { apiSecret: SIMULATOR_V2_API_SECRET, storeId: SIMULATOR_V2_STORE_ID, webhookSecrets: [SIMULATOR_V2_WEBHOOK_SECRET], webhookUrl, control: true };
+  const simulator = await startPortOneSimulator({ port, host, impKey, impSecret, webhookUrl, control: true, v2 });
   const url = simulator.url;
   process.stdout.write(
     [
@@ -42,6 +44,9 @@ async function main(): Promise<void> {
       `webhooks:             ${webhookUrl ?? 'none (pass --webhook-url http://127.0.0.1:4000/webhooks/portone)'}`,
       '',
       `Server against it:    PORTONE_API_URL=${url} PORTONE_IMP_KEY=${impKey} PORTONE_IMP_SECRET=${impSecret} npm start`,
+      '',
+      `PortOne V2 simulator: ${url}/v2  (control API: ${url}/v2/__control; signed webhooks to the same URL)`,
+      `Server against it:    PORTONE_VERSION=v2 PORTONE_API_URL=${url}/v2 PORTONE_API_SECRET=${v2.apiSecret} PORTONE_STORE_ID=${v2.storeId} PORTONE_WEBHOOK_SECRET=${SIMULATOR_V2_WEBHOOK_SECRET} npm start`,
       '',
     ].join('\n'),
   );

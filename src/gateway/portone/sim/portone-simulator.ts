@@ -92,7 +92,7 @@ export interface PortOneSimulator {
   /** Where notifications go when a payment names no notice_url (the app's port may be known only later). */
   setWebhookUrl(url: string | null): void;
   /** Present when started with `v2`: the V2 base URL (`<url>/v2`) and its state. */
-  v2?: { url: string; state: V2SimulatorState };
+  v2?: { url: string; state: V2SimulatorState; setWebhookUrl(url: string | null): void };
   close(): Promise<void>;
 }
 
@@ -574,8 +574,11 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
   }
 
   const v2State = options.v2 ? new V2SimulatorState() : null;
+  let v2WebhookTarget: PortOneV2SimulatorOptions | null = null;
   if (options.v2 && v2State) {
-    const v2Options = options.v2;
+    // A copy the plugin reads each delivery's URL from, so setWebhookUrl works after start.
+    const v2Options = { ...options.v2 };
+    v2WebhookTarget = v2Options;
     await server.register(async (instance) => registerPortOneV2Simulator(instance, v2State, v2Options), { prefix: '/v2' });
   }
 
@@ -589,7 +592,15 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
     setWebhookUrl: (url) => {
       webhookUrl = url;
     },
-    v2: v2State ? { url: `${address}/v2`, state: v2State } : undefined,
+    v2: v2State
+      ? {
+          url: `${address}/v2`,
+          state: v2State,
+          setWebhookUrl: (url) => {
+            if (v2WebhookTarget) v2WebhookTarget.webhookUrl = url;
+          },
+        }
+      : undefined,
     close: () => server.close(),
   };
 }

@@ -9,6 +9,7 @@ export interface V2SimulatorLedger {
   payments: V2ApiPayment[];
   cancelRequests: V2CancelRequestRecord[];
   webhooks: V2WebhookRecord[];
+  reads: Array<{ at: number; paymentId: string; storeId: string }>;
 }
 
 /** Drives the V2 simulator's `/__control` API over HTTP: what tests and the demo use to play the browser. */

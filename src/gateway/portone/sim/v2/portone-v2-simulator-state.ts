@@ -108,6 +108,8 @@ export class V2SimulatorState {
   payments = new Map<string, StoredV2Payment>();
   cancelRequests: V2CancelRequestRecord[] = [];
   webhooks: V2WebhookRecord[] = [];
+  /** Single-payment reads (`GET /payments/{id}`) answered, so tests can count how often a payment was read. */
+  reads: Array<{ at: number; paymentId: string; storeId: string }> = [];
   faults: V2Fault[] = [];
   idempotency = new Map<string, V2IdempotencyRecord>();
   webhookKnobs: V2WebhookKnobs | null = null;
@@ -124,6 +126,7 @@ export class V2SimulatorState {
     this.payments.clear();
     this.cancelRequests = [];
     this.webhooks = [];
+    this.reads = [];
     this.faults = [];
     this.idempotency.clear();
     this.webhookKnobs = null;

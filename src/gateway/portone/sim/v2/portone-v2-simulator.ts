@@ -16,7 +16,7 @@ import {
 } from './portone-v2-simulator-state';
 
 /**
- * A PortOne V2 REST API simulator following `shared/portone/contract.md` part B and the V2 OpenAPI
+ * A PortOne V2 REST API simulator following PortOne's V2 API contract and its OpenAPI
  * (1.16.0): `GET /payments/{id}`, `GET /payments`, `POST /payments/{id}/cancel`,
  * `POST /payments/{id}/virtual-account/close`, the `{type, message}` error envelopes with their HTTP
  * statuses, the `currentCancellableAmount` guard, Idempotency-Key replay, Standard-Webhooks-signed
@@ -54,6 +54,8 @@ export interface PortOneV2Simulator {
   apiSecret: string;
   storeId: string;
   webhookSecrets: string[];
+  /** The console's webhook URL, when the app's port is known only after the simulator started. */
+  setWebhookUrl(url: string | null): void;
   close(): Promise<void>;
 }
 
@@ -148,6 +150,7 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
       if (await preFault(state.takeFault('getPayment'), request, reply)) return reply;
       const storeId = storeOf(request.query.storeId, reply);
       if (!storeId) return reply;
+      state.reads.push({ at: state.nowMs(), paymentId: request.params.paymentId, storeId });
       const payment = state.get(storeId, request.params.paymentId);
       if (!payment) return fail(reply, 404, 'PAYMENT_NOT_FOUND', '결제 건이 존재하지 않습니다.');
       return render(payment);
@@ -591,6 +594,7 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
     payments: [...state.payments.values()].map(render),
     cancelRequests: state.cancelRequests,
     webhooks: state.webhooks,
+    reads: state.reads,
   }));
 }
 
@@ -601,7 +605,18 @@ export async function startPortOneV2Simulator(options: PortOneV2SimulatorOptions
   await server.register(async (instance) => registerPortOneV2Simulator(instance, state, options));
   const url = await server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   options.logger?.info({ url, control: options.control }, 'PortOne V2 simulator listening');
-  return { url, state, apiSecret: options.apiSecret, storeId: options.storeId, webhookSecrets: options.webhookSecrets, close: () => server.close() };
+  return {
+    url,
+    state,
+    apiSecret: options.apiSecret,
+    storeId: options.storeId,
+    webhookSecrets: options.webhookSecrets,
+    // The plugin reads options.webhookUrl at each delivery.
+    setWebhookUrl: (webhookUrl) => {
+      options.webhookUrl = webhookUrl;
+    },
+    close: () => server.close(),
+  };
 }
 
 /** RFC 8941 sf-string (`"..."`, `\"` and `\\` escapes, printable ASCII); null when malformed. */
