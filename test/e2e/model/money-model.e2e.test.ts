@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { formatViolations, type Violation } from '../../support/money-invariants-v2';
-import { ADMIN, HoldCommand, moneyCommands, type MoneyModel, type MoneyReal } from '../../support/model/money-commands';
+import { ADMIN, HoldCommand, moneyCommands, storyExamples, type MoneyModel, type MoneyReal } from '../../support/model/money-commands';
 import { ModelSystem } from '../../support/model/model-system';
 
 /**
@@ -41,7 +41,7 @@ test(`money model: ${RUNS} random histories keep I1–I5 (seed ${SEED})`, async 
   let histories = 0;
   const started = Date.now();
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom<'paid' | 'cancelled'>('paid', 'cancelled'), moneyCommands(MAX_COMMANDS), async (partialCancelStatus, commands) => {
+    fc.asyncProperty(fc.tuple(fc.constantFrom<'paid' | 'cancelled'>('paid', 'cancelled'), moneyCommands(MAX_COMMANDS)), async ([partialCancelStatus, commands]) => {
       histories += 1;
       await system.resetForHistory(partialCancelStatus);
       const admin = await system.token(ADMIN, ['admin']);
@@ -94,6 +94,7 @@ test(`money model: ${RUNS} random histories keep I1–I5 (seed ${SEED})`, async 
     }),
     {
       numRuns: RUNS,
+      examples: storyExamples() as never,
       seed: SEED,
       path: PATH,
       endOnFailure: PATH !== undefined,
