@@ -18,7 +18,7 @@ export interface ModelReservation {
   buyer: string;
 }
 
-export type PayVariant = 'exact' | 'tampered' | 'usd' | 'sandbox' | 'otherReservation' | 'notOurs';
+export type PayVariant = 'exact' | 'tampered' | 'usd' | 'sandbox' | 'otherReservation' | 'notOurs' | 'zeroWon';
 
 export interface ModelPayment {
   label: string;
@@ -41,6 +41,8 @@ export interface MoneyReal {
   findings: Violation[];
   /** A failpoint fired in this history (INTERNAL_ERROR refunds are then expected). */
   failpointUsed: boolean;
+  /** A failpoint is armed right now (an INTERNAL_SERVER_ERROR answer is then expected). */
+  failpointArmed?: boolean;
   trace: string[];
 }
 
@@ -99,6 +101,7 @@ class PayCommand implements MoneyCommand {
       usd: { merchantUid: own.merchantUid, amount: 10.4, currency: 'USD', sandbox: false },
       sandbox: { merchantUid: own.merchantUid, amount: own.amount, currency: 'KRW', sandbox: true },
       otherReservation: { merchantUid: other.merchantUid, amount: other.amount, currency: 'KRW', sandbox: false },
+      zeroWon: { merchantUid: own.merchantUid, amount: 0, currency: 'KRW', sandbox: false },
       notOurs: { merchantUid: `${NOT_OURS_UID_PREFIX}${m.payments.length}_${Date.now()}`, amount: 990000, currency: 'KRW', sandbox: false },
     }[this.variant];
     const payment = await r.system.createPayment({ ...order, webhook: this.webhook });
@@ -125,6 +128,9 @@ async function confirm(m: MoneyModel, r: MoneyReal, paymentIndex: number, target
   const code = result.errors?.[0]?.extensions?.code;
   if (payment.variant === 'notOurs' && (typename || (code && !['PAYMENT_NOT_OURS', 'PAYMENT_NOT_COMPLETED', 'GATEWAY_UNAVAILABLE', 'INTERNAL_SERVER_ERROR'].includes(code)))) {
     r.findings.push({ class: 'API-NOT-OURS-ANSWER' as Violation['class'], gatewayPaymentId: payment.impUid, detail: `confirm of a payment that is not ours answered ${outcome}, expected PAYMENT_NOT_OURS` });
+  }
+  if (code === 'INTERNAL_SERVER_ERROR' && !r.failpointArmed) {
+    r.findings.push({ class: 'API-INTERNAL-SERVER-ERROR' as Violation['class'], gatewayPaymentId: payment.impUid, detail: `confirm answered INTERNAL_SERVER_ERROR with the database up and no failpoint armed (${payment.variant} payment)` });
   }
   if (payment.variant === 'sandbox' && typename) {
     r.findings.push({ class: 'API-SANDBOX-ANSWER' as Violation['class'], gatewayPaymentId: payment.impUid, detail: `confirm of a sandbox payment answered ${outcome}, expected PAYMENT_NOT_COMPLETED` });
@@ -265,11 +271,13 @@ class CrashCommand implements MoneyCommand {
   async run(m: MoneyModel, r: MoneyReal): Promise<void> {
     r.failpointUsed = true;
     r.system.app.failpoints.enable(this.failpoint, 'throw');
+    r.failpointArmed = true;
     let outcome: string;
     try {
       outcome = await confirm(m, r, this.payment, 'own');
     } finally {
       r.system.app.failpoints.disable();
+      r.failpointArmed = false;
     }
     await r.system.restart();
     r.trace.push(`${this} ${outcome}, restarted`);
@@ -302,6 +310,8 @@ export function storyExamples(): Array<[['paid' | 'cancelled', MoneyCommand[]]]>
     ['cancelled', [new FaultCommand('cancel', 'http503', 3), new PayCommand(0, 'tampered', true), new ExternalCancelCommand(0, 'partial')]],
     // 4: USD 10.40.
     ['paid', [new PayCommand(0, 'usd', false)]],
+    // 13: a 0-won paid record.
+    ['paid', [new PayCommand(0, 'zeroWon', true), new ConfirmCommand(0, 'own')]],
     // 5: a sandbox payment.
     ['paid', [new PayCommand(0, 'sandbox', true), new ConfirmCommand(0, 'own')]],
     // 6: cancelled at the console after the booking was confirmed (full and partial).
@@ -330,7 +340,7 @@ export function moneyCommands(maxCommands: number) {
       fc
         .record({
           reservation: index,
-          variant: fc.constantFrom<PayVariant>('exact', 'exact', 'exact', 'tampered', 'usd', 'sandbox', 'otherReservation', 'notOurs'),
+          variant: fc.constantFrom<PayVariant>('exact', 'exact', 'exact', 'tampered', 'usd', 'sandbox', 'otherReservation', 'notOurs', 'zeroWon'),
           webhook: fc.boolean(),
         })
         .map(({ reservation, variant, webhook }) => new PayCommand(reservation, variant, webhook)),
