@@ -218,7 +218,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return value?.__typename === 'PaymentRefunded' ? `PaymentRefunded:${value.reason}` : (value?.__typename ?? 'no data');
     };
     const pay = async (input: { merchantUid: string; amount: number; sandbox?: boolean; webhook: boolean }): Promise<string> => {
-      const target = servers[Math.floor(random() * servers.length)];
+      // PortOne's notification goes through the load balancer: to a server that is up when the payment is made.
+      const up = servers.filter((x) => x.up);
+      const pool = up.length > 0 ? up : servers;
+      const target = pool[Math.floor(random() * pool.length)];
       const response = await fetch(`${simulator.url}/__control/payments`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -406,6 +409,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         cancelsApplied: ledger.cancelRequests.filter((c) => c.applied).length,
         webhooksSent: ledger.webhooks.length,
         webhooksFailed: ledger.webhooks.filter((w) => w.httpStatus === null || w.httpStatus >= 500).length,
+        ...Object.fromEntries(
+          Object.entries(
+            ledger.webhooks.reduce<Record<string, number>>((acc, w) => {
+              const key = `webhook ${w.httpStatus ?? (w.error ?? 'no answer').slice(0, 40)}`;
+              acc[key] = (acc[key] ?? 0) + 1;
+              return acc;
+            }, {}),
+          ),
+        ),
       },
       violations,
       violationsByClass: countByClass(violations),
