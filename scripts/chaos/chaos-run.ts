@@ -26,11 +26,14 @@ export type FlowKind =
   | 'closedBrowser'
   | 'lostWebhook'
   | 'notOurs'
-  | 'sandbox';
+  | 'sandbox'
+  /** Holds, never pays, and confirms a made-up payment id or another buyer's payment (NOT_FOUND / PAYMENT_ALREADY_USED). */
+  | 'bogusConfirm';
 
 /** Share of each buyer behaviour (sums to 100). */
 export const FLOW_MIX: Array<[FlowKind, number]> = [
-  ['exact', 60],
+  ['exact', 55],
+  ['bogusConfirm', 5],
   ['tampered', 6],
   ['doublePay', 5],
   ['confirmReplay', 5],
@@ -244,6 +247,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return 'exact';
     };
 
+    const recentPayments: string[] = [];
     let nextSeat = 0;
     let completed = 0;
     const flow = async (n: number): Promise<void> => {
@@ -263,9 +267,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       };
       const exact = { merchantUid: reservation.merchantUid, amount: reservation.amount };
       switch (kind) {
-        case 'exact':
-          await confirm(await pay({ ...exact, webhook: true }));
+        case 'exact': {
+          const paymentId = await pay({ ...exact, webhook: true });
+          recentPayments[n % 64] = paymentId;
+          await confirm(paymentId);
           break;
+        }
+        case 'bogusConfirm': {
+          const others = recentPayments.filter(Boolean);
+          await confirm(random() < 0.5 || others.length === 0 ? `imp_bogus_${options.seed}_${n}` : others[Math.floor(random() * others.length)]);
+          break;
+        }
         case 'tampered':
           await confirm(await pay({ ...exact, amount: reservation.amount - 1000, webhook: true }));
           break;
