@@ -3,7 +3,7 @@ import { print } from 'graphql';
 import fetch from 'node-fetch';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { JwtIdentity } from '../../../src/auth/identity';
-import { expectMoneyInvariantsV2 } from '../../support/money-invariants-v2';
+import { expectMoneyInvariantsV2 } from '../../support/money-invariants-portone-v2';
 import { startServerProcess, type ServerProcess } from '../../support/server-process';
 import { startSimulatorHarnessV2, type SimulatorHarnessV2 } from '../../support/simulator-harness-v2';
 import { openTestDatabase, resetDatabase, testDatabaseUrl } from '../../support/test-database';

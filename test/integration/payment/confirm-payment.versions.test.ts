@@ -3,7 +3,7 @@ import { Refund, RefundStatus } from '../../../src/payment/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
-import { expectMoneyInvariantsV2 } from '../../support/money-invariants-v2';
+import { expectMoneyInvariantsV2 } from '../../support/money-invariants-portone-v2';
 import { newWebhookSecret } from '../../../src/gateway/portone/sim/v2/portone-v2-simulator';
 import { startTestApp, type TestApp } from '../../support/test-app';
 import { waitFor } from '../../support/wait';

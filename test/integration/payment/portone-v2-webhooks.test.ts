@@ -9,7 +9,7 @@ import { PaymentSettlementService } from '../../../src/payment/payment-settlemen
 import { Refund, RefundStatus } from '../../../src/payment/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
-import { expectMoneyInvariantsV2 } from '../../support/money-invariants-v2';
+import { expectMoneyInvariantsV2 } from '../../support/money-invariants-portone-v2';
 import { SIM_V2_OTHER_STORE_ID } from '../../support/simulator-harness-v2';
 import { startTestApp, type TestApp } from '../../support/test-app';
 import { waitFor } from '../../support/wait';
