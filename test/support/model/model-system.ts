@@ -181,6 +181,7 @@ export class ModelSystem {
     this.simulator.state.faults = [];
     try {
       if (kind === 'full') {
+        if (payment.amount - payment.cancel_amount <= 0) return `nothing to cancel (${payment.status})`;
         const after = await this.control.consoleCancel(impUid);
         await this.waitForWebhookAnswered(impUid, 0);
         return `${after.status}, cancelled ${after.cancel_amount}`;
