@@ -26,6 +26,8 @@ export async function startEmbeddedPostgres(options: {
   persistent: boolean;
   port?: number;
   log?: (line: string) => void;
+  /** More `-c name=value` server flags (the benchmark preloads pg_stat_statements this way). */
+  extraFlags?: string[];
 }): Promise<EmbeddedPostgresHandle> {
   const port = options.port ?? (await findFreePort());
   mkdirSync(options.dataDir, { recursive: true });
@@ -46,6 +48,7 @@ export async function startEmbeddedPostgres(options: {
       '-c', 'unix_socket_directories=',
       '-c', 'max_connections=200',
       ...(options.persistent ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+      ...(options.extraFlags ?? []),
     ],
     onLog: (message: unknown) => options.log?.(String(message)),
     onError: (message: unknown) => options.log?.(String(message)),
