@@ -144,8 +144,8 @@ async function confirmPayment(buyerId: string, input: { reservationId: string; p
     } else {
       refundId = randomUUID();
       await client.query(
-        `insert into refund (id, gateway_payment_id, reservation_id, amount, reason, status, attempts, attempt_budget, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, 'PENDING', 0, 8, now(), now())`,
+        `insert into refund (id, gateway_payment_id, reservation_id, amount, currency, reason, status, attempts, give_up_at, created_at, updated_at)
+         values ($1, $2, $3, $4, 'KRW', $5, 'PENDING', 0, now() + interval '72 hours', now(), now())`,
         [refundId, payment.imp_uid, input.reservationId, payment.amount, reason],
       );
     }
@@ -218,6 +218,7 @@ const server = createServer({ keepAliveTimeout: 72_000 }, (request, response) =>
     } catch (error) {
       // Like the app's GraphQL errors: a refusal is a 200 with a code, only a fault is a 5xx.
       if (error instanceof Refusal) return send(response, 200, { errors: [{ extensions: { code: error.code }, message: error.message }] });
+      process.stderr.write(`${request.url}: ${error instanceof Error ? error.message : String(error)}\n`);
       send(response, 500, { errors: [{ extensions: { code: 'INTERNAL' }, message: 'internal error' }] });
     }
   })();

@@ -187,12 +187,23 @@ export function processCpuMs(pid: number): number {
  * Statements and transactions one database has run so far, from pg_stat_statements. graphile-worker's own
  * polling is left out (the job queue's housekeeping, not the call's work); adding a job is counted.
  */
+const STATEMENTS_OF_DATABASE = `from pg_stat_statements s join pg_database d on d.oid = s.dbid
+      where d.datname = $1 and not (s.query ilike '%graphile_worker%' and s.query not ilike '%add_job%')`;
+
+/** Calls so far of each normalised statement of one database (the same selection as statementCounts). */
+export async function statementCalls(admin: Client, database: string): Promise<Map<string, number>> {
+  const { rows } = await admin.query<{ query: string; calls: string }>(
+    `select s.query, sum(s.calls) as calls ${STATEMENTS_OF_DATABASE} group by s.query`,
+    [database],
+  );
+  return new Map(rows.map((row) => [row.query, Number(row.calls)]));
+}
+
 export async function statementCounts(admin: Client, database: string): Promise<{ statements: number; transactions: number }> {
   const { rows } = await admin.query<{ statements: string; transactions: string }>(
     `select coalesce(sum(s.calls), 0) as statements,
             coalesce(sum(s.calls) filter (where s.query ilike 'begin%' or s.query ilike 'start transaction%'), 0) as transactions
-       from pg_stat_statements s join pg_database d on d.oid = s.dbid
-      where d.datname = $1 and not (s.query ilike '%graphile_worker%' and s.query not ilike '%add_job%')`,
+       ${STATEMENTS_OF_DATABASE}`,
     [database],
   );
   return { statements: Number(rows[0].statements), transactions: Number(rows[0].transactions) };
@@ -215,6 +226,8 @@ export interface Measurement {
   statementsPerCall: number;
   transactionsPerCall: number;
   outcomes: Record<string, number>;
+  /** Each statement run during the measurement, calls per call, most frequent first (what the SQL/call is made of). */
+  statements: Array<{ perCall: number; query: string }>;
 }
 
 /** What a response was: `5xx`, an error code, or the `__typename`/status of the data. */
@@ -237,11 +250,16 @@ export async function measure(
   let next = 0;
   const cpuBefore = processCpuMs(server.pid);
   const sqlBefore = await statementCounts(env.admin, server.database);
+  const callsBefore = await statementCalls(env.admin, server.database);
+  const started = performance.now();
+  let lastResponse = started;
   const result = await autocannon({
     url: server.url,
     connections: Math.min(connections, requests.length),
     amount: requests.length,
     timeout: 60,
+    // autocannon notices the end only at its next sample tick; the wall time is taken at the last response instead.
+    sampleInt: 100,
     requests: [
       {
         method: 'POST',
@@ -253,14 +271,17 @@ export async function measure(
         onResponse: (status, body, context) => {
           const kind = classify(status, body);
           outcomes[kind] = (outcomes[kind] ?? 0) + 1;
+          lastResponse = performance.now();
           options.onResult?.((context as { call: CallRequest }).call, status, body);
         },
       },
     ],
   });
+  const seconds = (lastResponse - started) / 1000;
   await options.settle?.();
   const cpuAfter = processCpuMs(server.pid);
   const sqlAfter = await statementCounts(env.admin, server.database);
+  const callsAfter = await statementCalls(env.admin, server.database);
   const calls = Object.values(outcomes).reduce((sum, n) => sum + n, 0);
   if (result.errors > 0 || result.timeouts > 0 || calls !== requests.length) {
     outcomes.transportErrors = result.errors + result.timeouts;
@@ -269,13 +290,18 @@ export async function measure(
     target: server.target,
     calls,
     connections,
-    throughput: calls / (result.duration || 1),
+    throughput: calls / seconds,
     p50: result.latency.p50,
     p99: result.latency.p99,
     cpuMsPerCall: (cpuAfter - cpuBefore) / Math.max(calls, 1),
     statementsPerCall: (sqlAfter.statements - sqlBefore.statements) / Math.max(calls, 1),
     transactionsPerCall: (sqlAfter.transactions - sqlBefore.transactions) / Math.max(calls, 1),
     outcomes,
+    statements: [...callsAfter]
+      .map(([query, after]) => ({ perCall: (after - (callsBefore.get(query) ?? 0)) / Math.max(calls, 1), query: query.replace(/\s+/g, ' ').slice(0, 300) }))
+      .filter((entry) => entry.perCall > 0)
+      .sort((a, b) => b.perCall - a.perCall)
+      .slice(0, 40),
   };
 }
 
@@ -453,14 +479,16 @@ export async function bulkLoadReservations(env: Environment, database: string, t
   }
 }
 
-/** Waits (bounded) until no refund of this database is still PENDING: the cancels the calls started are sent. */
+/** Waits (bounded) until no refund is PENDING and no job is queued: the cancels the calls started are sent and recorded. */
 export async function refundsSettled(env: Environment, database: string, timeoutMs = 30_000): Promise<void> {
   const client = new Client({ connectionString: `${env.pg.baseUrl}/${database}` });
   await client.connect();
   try {
+    const queue = await client.query<{ jobs: string | null }>(`select to_regclass('graphile_worker._private_jobs')::text as jobs`);
+    const dueJobs = queue.rows[0].jobs ? `(select count(*) from graphile_worker._private_jobs where run_at <= now())` : '0';
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const { rows } = await client.query<{ n: string }>(`select count(*) as n from refund where status = 'PENDING'`);
+      const { rows } = await client.query<{ n: string }>(`select (select count(*) from refund where status = 'PENDING') + ${dueJobs} as n`);
       if (Number(rows[0].n) === 0) return;
       await new Promise((done) => setTimeout(done, 200));
     }

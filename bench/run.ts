@@ -85,8 +85,6 @@ const only = (m: Measurement, expected: string) => m.outcomes[expected] === m.ca
 
 /** Per server: buyers' tokens and its own holds, made through its own holdSeat (which is also timed). */
 class Workload {
-  private readonly holds: Record<Target, Hold[]> = { app: [], baseline: [] };
-
   constructor(
     private readonly env: Environment,
     private readonly apiKeys: Record<Target, string>,
@@ -96,7 +94,7 @@ class Workload {
     return target === 'app' ? this.env.app : this.env.baseline;
   }
 
-  /** Times one holdSeat per seat id, each by a buyer of its own; the holds made go to the pool and are returned. */
+  /** Times one holdSeat per seat id, each by a buyer of its own; returns the holds made too. */
   async timedHolds(target: Target, seatIds: string[], connections: number): Promise<{ measurement: Measurement; holds: Hold[] }> {
     const tokens = await buyerTokens(seatIds.length, `buyer-${target}-${connections}-${Date.now()}`);
     const tokenOf = new Map<CallRequest, string>();
@@ -112,13 +110,7 @@ class Workload {
         if (hold) holds.push({ ...hold, token: tokenOf.get(request)! });
       },
     });
-    this.holds[target].push(...holds);
     return { measurement, holds };
-  }
-
-  takeHolds(target: Target, count: number): Hold[] {
-    if (this.holds[target].length < count) throw new Error(`${target}: ${count} holds needed, ${this.holds[target].length} made`);
-    return this.holds[target].splice(0, count);
   }
 
   async timedConfirms(target: Target, holds: Hold[], overpay: boolean, connections: number): Promise<Measurement> {
@@ -149,16 +141,25 @@ async function table(env: Environment, workload: Workload, size: (typeof SIZES)[
     baseline: await createEvent(env, 'bench_baseline', perRound * connectionCounts.length, 'bench table'),
   };
   const both = async (run: (target: Target) => Promise<Measurement>) => ({ baseline: await run('baseline'), app: await run('app') });
+  const holds: Record<Target, Hold[]> = { app: [], baseline: [] };
+  const takeHolds = (target: Target, count: number): Hold[] => {
+    if (holds[target].length < count) throw new Error(`${target}: ${count} holds needed, ${holds[target].length} made`);
+    return holds[target].splice(0, count);
+  };
   for (const [i, connections] of connectionCounts.entries()) {
     log(`holdSeat at ${connections} connections`);
-    const m = await both(async (t) => (await workload.timedHolds(t, seats[t].slice(i * perRound, (i + 1) * perRound), connections)).measurement);
+    const m = await both(async (t) => {
+      const made = await workload.timedHolds(t, seats[t].slice(i * perRound, (i + 1) * perRound), connections);
+      holds[t].push(...made.holds);
+      return made.measurement;
+    });
     rows.push(row('holdSeat', connections, m.app, m.baseline, 'HELD'));
   }
   const confirmedUids: Record<Target, string[]> = { app: [], baseline: [] };
   for (const connections of connectionCounts) {
     log(`confirmPayment (kept) at ${connections} connections`);
     const m = await both(async (t) => {
-      const holds = workload.takeHolds(t, size.kept);
+      const holds = takeHolds(t, size.kept);
       confirmedUids[t].push(...holds.map((h) => h.merchantUid));
       return workload.timedConfirms(t, holds, false, connections);
     });
@@ -166,7 +167,7 @@ async function table(env: Environment, workload: Workload, size: (typeof SIZES)[
   }
   for (const connections of connectionCounts) {
     log(`confirmPayment (refunded) at ${connections} connections`);
-    const m = await both((t) => workload.timedConfirms(t, workload.takeHolds(t, size.refunded), true, connections));
+    const m = await both((t) => workload.timedConfirms(t, takeHolds(t, size.refunded), true, connections));
     rows.push(row('confirmPayment refunded', connections, m.app, m.baseline, 'PaymentRefunded'));
   }
   for (const connections of connectionCounts) {
@@ -175,6 +176,18 @@ async function table(env: Environment, workload: Workload, size: (typeof SIZES)[
     rows.push(row('bookingStatuses(100)', connections, m.app, m.baseline, '100 rows'));
   }
   return rows;
+}
+
+/** A few of every call on both servers first, untimed: JIT, connection pools and the PortOne token are warm. */
+async function warmUp(env: Environment, workload: Workload): Promise<void> {
+  log('warming up both servers');
+  for (const target of ['baseline', 'app'] as const) {
+    const seatIds = await createEvent(env, workload.server(target).database, 60, 'warm-up');
+    const { holds } = await workload.timedHolds(target, seatIds, 8);
+    await workload.timedConfirms(target, holds.slice(0, 40), false, 8);
+    await workload.timedConfirms(target, holds.slice(40), true, 8);
+    await workload.timedStatuses(target, holds.slice(0, 40).map((h) => h.merchantUid), 20, 8);
+  }
 }
 
 async function growth(env: Environment, workload: Workload, size: (typeof SIZES)['full']): Promise<BenchReport['growth']> {
@@ -286,6 +299,7 @@ export async function runBench(options: { quick: boolean; growth: boolean; rush:
   try {
     const apiKeys = { app: await createPartner(env, 'bench_app'), baseline: await createPartner(env, 'bench_baseline') };
     const workload = new Workload(env, apiKeys);
+    await warmUp(env, workload);
     const rows = options.table ? await table(env, workload, size) : [];
     const growthRows = options.growth ? await growth(env, workload, size) : null;
     const rushResults = options.rush ? await rush(env, workload, size) : null;
