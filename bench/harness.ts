@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
@@ -21,7 +21,8 @@ export const JWT_SECRET = 'bench-Zk3pW9xQ2vLr7TbN5mYc8HdF4sGa6JeU1oRi';
 const IMP_KEY = 'bench-imp-key';
 const IMP_SECRET = 'bench-imp-secret';
 const PRICE = 50_000;
-const ROOT = resolve(__dirname, '..', '..');
+/** The repository: this file runs as bench/harness.ts (ts-node) or dist/bench/harness.js. */
+const ROOT = existsSync(join(__dirname, '..', 'package.json')) ? resolve(__dirname, '..') : resolve(__dirname, '..', '..');
 
 export type Target = 'app' | 'baseline';
 

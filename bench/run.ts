@@ -69,8 +69,8 @@ export interface BenchReport {
 }
 
 const SIZES = {
-  full: { kept: 600, refunded: 200, statuses: 250, growthKept: 400, rushBuyers: 4000, rushSeats: 100 },
-  quick: { kept: 60, refunded: 30, statuses: 30, growthKept: 60, rushBuyers: 1000, rushSeats: 25 },
+  full: { warmUp: 60, kept: 600, refunded: 200, statuses: 250, growthKept: 400, rushBuyers: 4000, rushSeats: 100 },
+  quick: { warmUp: 24, kept: 32, refunded: 16, statuses: 16, growthKept: 40, rushBuyers: 400, rushSeats: 10 },
 };
 
 const ratioOf = (app: Measurement, baseline: Measurement): Row['ratio'] => ({
@@ -85,6 +85,9 @@ const only = (m: Measurement, expected: string) => m.outcomes[expected] === m.ca
 
 /** Per server: buyers' tokens and its own holds, made through its own holdSeat (which is also timed). */
 class Workload {
+  /** Order ids of every hold made so far, per server: what bookingStatuses asks about. */
+  readonly merchantUids: Record<Target, string[]> = { app: [], baseline: [] };
+
   constructor(
     private readonly env: Environment,
     private readonly apiKeys: Record<Target, string>,
@@ -110,6 +113,7 @@ class Workload {
         if (hold) holds.push({ ...hold, token: tokenOf.get(request)! });
       },
     });
+    this.merchantUids[target].push(...holds.map((hold) => hold.merchantUid));
     return { measurement, holds };
   }
 
@@ -155,14 +159,9 @@ async function table(env: Environment, workload: Workload, size: (typeof SIZES)[
     });
     rows.push(row('holdSeat', connections, m.app, m.baseline, 'HELD'));
   }
-  const confirmedUids: Record<Target, string[]> = { app: [], baseline: [] };
   for (const connections of connectionCounts) {
     log(`confirmPayment (kept) at ${connections} connections`);
-    const m = await both(async (t) => {
-      const holds = takeHolds(t, size.kept);
-      confirmedUids[t].push(...holds.map((h) => h.merchantUid));
-      return workload.timedConfirms(t, holds, false, connections);
-    });
+    const m = await both((t) => workload.timedConfirms(t, takeHolds(t, size.kept), false, connections));
     rows.push(row('confirmPayment kept', connections, m.app, m.baseline, 'PaymentConfirmed'));
   }
   for (const connections of connectionCounts) {
@@ -172,21 +171,23 @@ async function table(env: Environment, workload: Workload, size: (typeof SIZES)[
   }
   for (const connections of connectionCounts) {
     log(`bookingStatuses of 100 at ${connections} connections`);
-    const m = await both((t) => workload.timedStatuses(t, confirmedUids[t].slice(0, 100), size.statuses, connections));
+    // The latest 100 bookings: confirmed, refunded and held ones alike.
+    const m = await both((t) => workload.timedStatuses(t, workload.merchantUids[t].slice(-100), size.statuses, connections));
     rows.push(row('bookingStatuses(100)', connections, m.app, m.baseline, '100 rows'));
   }
   return rows;
 }
 
 /** A few of every call on both servers first, untimed: JIT, connection pools and the PortOne token are warm. */
-async function warmUp(env: Environment, workload: Workload): Promise<void> {
+async function warmUp(env: Environment, workload: Workload, calls: number): Promise<void> {
   log('warming up both servers');
+  const kept = Math.round((calls * 2) / 3);
   for (const target of ['baseline', 'app'] as const) {
-    const seatIds = await createEvent(env, workload.server(target).database, 60, 'warm-up');
+    const seatIds = await createEvent(env, workload.server(target).database, calls, 'warm-up');
     const { holds } = await workload.timedHolds(target, seatIds, 8);
-    await workload.timedConfirms(target, holds.slice(0, 40), false, 8);
-    await workload.timedConfirms(target, holds.slice(40), true, 8);
-    await workload.timedStatuses(target, holds.slice(0, 40).map((h) => h.merchantUid), 20, 8);
+    await workload.timedConfirms(target, holds.slice(0, kept), false, 8);
+    await workload.timedConfirms(target, holds.slice(kept), true, 8);
+    await workload.timedStatuses(target, holds.slice(0, kept).map((h) => h.merchantUid), Math.round(calls / 3), 8);
   }
 }
 
@@ -299,7 +300,7 @@ export async function runBench(options: { quick: boolean; growth: boolean; rush:
   try {
     const apiKeys = { app: await createPartner(env, 'bench_app'), baseline: await createPartner(env, 'bench_baseline') };
     const workload = new Workload(env, apiKeys);
-    await warmUp(env, workload);
+    await warmUp(env, workload, size.warmUp);
     const rows = options.table ? await table(env, workload, size) : [];
     const growthRows = options.growth ? await growth(env, workload, size) : null;
     const rushResults = options.rush ? await rush(env, workload, size) : null;
