@@ -26,6 +26,19 @@ const ROOT = existsSync(join(__dirname, '..', 'package.json')) ? resolve(__dirna
 
 export type Target = 'app' | 'baseline';
 
+/**
+ * The harness's own SQL (seeding, waiting for refunds, checks) runs as this role, so pg_stat_statements can
+ * leave it out of the servers' counts.
+ */
+const HARNESS_ROLE = 'bench_harness';
+
+function harnessUrl(env: Environment, database: string): string {
+  const url = new URL(`${env.pg.baseUrl}/${database}`);
+  url.username = HARNESS_ROLE;
+  url.password = HARNESS_ROLE;
+  return url.toString();
+}
+
 export interface ServerHandle {
   target: Target;
   url: string;
@@ -96,13 +109,18 @@ export async function startEnvironment(runner: Runner, log: (line: string) => vo
     const pg = await startEmbeddedPostgresOnAnyPort({
       dataDir: join(dir, 'cluster'),
       persistent: false,
-      extraFlags: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.max=10000', '-c', 'pg_stat_statements.track_utility=on'],
+      extraFlags: [
+        ...['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.max=10000', '-c', 'pg_stat_statements.track_utility=on'],
+        // Room for the 10^6-reservation load of --growth without checkpoints in the middle of it.
+        ...['-c', 'shared_buffers=256MB', '-c', 'max_wal_size=4GB'],
+      ],
     });
     cleanups.push(() => pg.stop());
     const admin = new Client({ connectionString: `${pg.baseUrl}/postgres` });
     await admin.connect();
     cleanups.push(() => admin.end());
     await admin.query('create extension if not exists pg_stat_statements');
+    await admin.query(`create role ${HARNESS_ROLE} login superuser password '${HARNESS_ROLE}'`);
     const postgresVersion = (await admin.query<{ server_version: string }>('show server_version')).rows[0].server_version;
     const silent = pino({ level: 'silent' });
     for (const database of ['bench_app', 'bench_baseline']) {
@@ -189,7 +207,8 @@ export function processCpuMs(pid: number): number {
  * polling is left out (the job queue's housekeeping, not the call's work); adding a job is counted.
  */
 const STATEMENTS_OF_DATABASE = `from pg_stat_statements s join pg_database d on d.oid = s.dbid
-      where d.datname = $1 and not (s.query ilike '%graphile_worker%' and s.query not ilike '%add_job%')`;
+      where d.datname = $1 and not (s.query ilike '%graphile_worker%' and s.query not ilike '%add_job%')
+        and s.userid <> (select oid from pg_roles where rolname = '${HARNESS_ROLE}')`;
 
 /** Calls so far of each normalised statement of one database (the same selection as statementCounts). */
 export async function statementCalls(admin: Client, database: string): Promise<Map<string, number>> {
@@ -385,7 +404,7 @@ export async function buyerTokens(count: number, prefix: string): Promise<string
 
 /** One event tomorrow with `seats` seats, in both databases alike; returns the seat ids in label order. */
 export async function createEvent(env: Environment, database: string, seats: number, title: string): Promise<string[]> {
-  const client = new Client({ connectionString: `${env.pg.baseUrl}/${database}` });
+  const client = new Client({ connectionString: harnessUrl(env, database) });
   await client.connect();
   try {
     const eventId = randomUUID();
@@ -405,7 +424,7 @@ export async function createEvent(env: Environment, database: string, seats: num
 /** A partner that sees every bench event (created before them); its API key. */
 export async function createPartner(env: Environment, database: string): Promise<string> {
   const apiKey = `bench_${randomUUID().replace(/-/g, '')}`;
-  const client = new Client({ connectionString: `${env.pg.baseUrl}/${database}` });
+  const client = new Client({ connectionString: harnessUrl(env, database) });
   await client.connect();
   try {
     await client.query(
@@ -437,41 +456,47 @@ export async function simulatorPayments(env: Environment, holds: Hold[], overpay
 }
 
 /**
- * Pre-loads `total` reservations (seats, events and, for the confirmed ones, their payments) with
- * generate_series, so the confirm path can be timed against a big table.
+ * Pre-loads reservations until the database holds `total`, with generate_series, so the confirm path can be
+ * timed against a big table. Shaped like the morning after ticket openings: each seat of a past event has
+ * one CONFIRMED booking (with its payment) and nine EXPIRED holds.
  */
 export async function bulkLoadReservations(env: Environment, database: string, total: number): Promise<void> {
-  const client = new Client({ connectionString: `${env.pg.baseUrl}/${database}` });
+  const client = new Client({ connectionString: harnessUrl(env, database) });
   await client.connect();
   try {
     const { rows } = await client.query<{ n: string }>('select count(*) as n from reservation');
     const missing = total - Number(rows[0].n);
     if (missing <= 0) return;
+    const perSeat = 10;
     const perEvent = 1000;
+    const seats = Math.ceil(missing / perSeat);
     await client.query('begin');
     await client.query(
-      `create temporary table bulk_event on commit drop as
-       select gen_random_uuid() as id, n from generate_series(0, ($1::int - 1) / $2) n`,
-      [missing, perEvent],
+      `create temporary table bulk_seat on commit drop as
+       select gen_random_uuid() as id, n, ((n - 1) / $2)::int as event_n from generate_series(1, $1::int) n`,
+      [seats, perEvent],
     );
-    await client.query(`insert into event (id, title, starts_at, created_at) select id, 'bulk ' || n, now() - interval '30 days', now() - interval '60 days' from bulk_event`);
     await client.query(
-      `insert into seat (id, event_id, label, price)
-       select gen_random_uuid(), e.id, 'B' || s, $1 from bulk_event e cross join generate_series(1, $2::int) s`,
-      [PRICE, perEvent],
+      `create temporary table bulk_event on commit drop as select distinct event_n, gen_random_uuid() as id from (select distinct event_n from bulk_seat) e`,
+    );
+    await client.query(`insert into event (id, title, starts_at, created_at) select id, 'bulk ' || event_n, now() - interval '30 days', now() - interval '60 days' from bulk_event`);
+    await client.query(
+      `insert into seat (id, event_id, label, price) select s.id, e.id, 'B' || s.n, $1 from bulk_seat s join bulk_event e using (event_n)`,
+      [PRICE],
     );
     await client.query(
       `insert into reservation (id, seat_id, buyer_id, status, amount, merchant_uid, expires_at, confirmed_at, created_at, updated_at)
-       select gen_random_uuid(), s.id, 'bulk-buyer-' || (row_number() over () % 50000), 'CONFIRMED', $1,
-              'bulk-' || gen_random_uuid(), now() - interval '59 days', now() - interval '59 days', now() - interval '60 days', now() - interval '59 days'
-         from seat s join bulk_event e on e.id = s.event_id
-        limit $2`,
-      [PRICE, missing],
+       select gen_random_uuid(), s.id, 'bulk-buyer-' || ((s.n * $2 + k) % 100000),
+              (case when k = 0 then 'CONFIRMED' else 'EXPIRED' end)::reservation_status, $1, 'bulk-' || gen_random_uuid(),
+              now() - interval '59 days', case when k = 0 then now() - interval '59 days' end, now() - interval '60 days', now() - interval '59 days'
+         from bulk_seat s cross join generate_series(0, $2::int - 1) k
+        limit $3`,
+      [PRICE, perSeat, missing],
     );
     await client.query(
       `insert into payment (id, gateway_payment_id, reservation_id, merchant_uid, amount, currency, decision, decided_by, decided_at)
-       select gen_random_uuid(), 'imp_bulk_' || r.id, r.id, r.merchant_uid, r.amount, 'KRW', 'CONFIRMED', 'bulk', r.confirmed_at
-         from reservation r where r.merchant_uid like 'bulk-%' and not exists (select 1 from payment p where p.reservation_id = r.id)`,
+       select gen_random_uuid(), 'imp_' || r.merchant_uid, r.id, r.merchant_uid, r.amount, 'KRW', 'CONFIRMED', 'bulk', r.confirmed_at
+         from reservation r join bulk_seat s on s.id = r.seat_id where r.status = 'CONFIRMED'`,
     );
     await client.query('commit');
     await client.query('analyze');
@@ -480,9 +505,34 @@ export async function bulkLoadReservations(env: Environment, database: string, t
   }
 }
 
+/**
+ * Plans each statement a measurement ran (its normalised text, `EXPLAIN (GENERIC_PLAN)`) and returns those
+ * whose plan reads a whole table: a query on the hot path without an index that serves it.
+ */
+export async function sequentialScans(env: Environment, database: string, statements: Measurement['statements']): Promise<Array<{ query: string; scans: string[] }>> {
+  const client = new Client({ connectionString: harnessUrl(env, database) });
+  await client.connect();
+  const found: Array<{ query: string; scans: string[] }> = [];
+  try {
+    for (const { query } of statements) {
+      if (!/^\s*(select|update|delete|insert|with)\b/i.test(query)) continue;
+      try {
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`explain (generic_plan) ${query}`);
+        const scans = rows.map((row) => row['QUERY PLAN']).filter((line) => /Seq Scan on (reservation|payment|refund|seat|event|payment_event)\b/.test(line));
+        if (scans.length > 0) found.push({ query, scans: scans.map((line) => line.trim()) });
+      } catch {
+        // A statement cut short in the breakdown (or not plannable on its own) is skipped.
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  return found;
+}
+
 /** Waits (bounded) until no refund is PENDING and no job is queued: the cancels the calls started are sent and recorded. */
 export async function refundsSettled(env: Environment, database: string, timeoutMs = 30_000): Promise<void> {
-  const client = new Client({ connectionString: `${env.pg.baseUrl}/${database}` });
+  const client = new Client({ connectionString: harnessUrl(env, database) });
   await client.connect();
   try {
     const queue = await client.query<{ jobs: string | null }>(`select to_regclass('graphile_worker._private_jobs')::text as jobs`);
@@ -499,7 +549,7 @@ export async function refundsSettled(env: Environment, database: string, timeout
 }
 
 export async function countConfirmed(env: Environment, database: string, seatIds: string[]): Promise<number> {
-  const client = new Client({ connectionString: `${env.pg.baseUrl}/${database}` });
+  const client = new Client({ connectionString: harnessUrl(env, database) });
   await client.connect();
   try {
     const { rows } = await client.query<{ n: string }>(
