@@ -279,7 +279,7 @@ export function formatReport(report: BenchReport): string {
     }
     const [small, big] = report.growth;
     const scans = big.seqScans.map((s) => `  - ${s.query.slice(0, 160)}\n      ${s.scans.join('; ')}`);
-    out.push('', scans.length ? `Statements of this server's confirm that read a whole table at 10^6:\n${scans.join('\n')}` : "Every statement of this server's confirm is served by an index at 10^6 (EXPLAIN (GENERIC_PLAN)).");
+    out.push('', scans.length ? `Statements of this server's confirm whose generic plan reads a whole table at 10^6 (a partial index needs literal values; check these):\n${scans.join('\n')}` : "Every statement of this server's confirm is served by an index at 10^6 (EXPLAIN (GENERIC_PLAN)).");
     out.push('', `this server: 10^6 calls/s are ${pct(big.rows[0].app.throughput / small.rows[0].app.throughput)} of 10^3's; raw baseline: ${pct(big.rows[0].baseline.throughput / small.rows[0].baseline.throughput)}`, '');
   }
   if (report.rush) {
