@@ -47,6 +47,8 @@ export async function startEmbeddedPostgres(options: {
   log?: (line: string) => void;
   /** Run PostgreSQL in its own session, out of reach of signals sent to this process's group. */
   ownSession?: boolean;
+  /** More `-c name=value` server flags (the benchmark preloads pg_stat_statements this way). */
+  extraFlags?: string[];
 }): Promise<EmbeddedPostgresHandle> {
   const log = options.log ?? (() => undefined);
   const binaries = loadBinaries();
@@ -68,6 +70,7 @@ export async function startEmbeddedPostgres(options: {
       '-c', 'unix_socket_directories=',
       '-c', 'max_connections=200',
       ...(options.persistent ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+      ...(options.extraFlags ?? []),
     ],
     {
       ...owner,
