@@ -28,6 +28,7 @@ import { resolveCallerHook, viewerOfRequest } from './auth/request-viewer';
 import { nulCharacterGuard } from './graphql/nul-character-guard';
 import { httpServerOptions, registerHttpEdge } from './http/http-edge';
 import { registerMetricsRoute } from './http/metrics-route';
+import { GRAPHQL_IDE_CSP_DIRECTIVES, graphQLIdeLandingPage, registerGraphQLIdeAssets } from './http/graphql-ide';
 import { anonymousRateLimit, createBuyerRateLimiter, webhookRateLimit } from './http/rate-limits';
 
 export interface AppDependencies {
@@ -166,6 +167,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: config.nodeEnv === 'production' },
   }).protect();
+  const ide = {
+    enabled: config.graphqlIde,
+    // Development default only: the page opens ready to act as the seeded demo buyer.
+    presetToken: config.demo ? () => identity.sign('demo-buyer') : undefined,
+  };
   const apollo = new ApolloServer<RequestContext>({
     schema,
     introspection: config.introspection,
@@ -175,7 +181,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     csrfPrevention: true,
     formatError: createErrorFormatter(logger),
     validationRules: armor.validationRules,
-    plugins: [...armor.plugins, nulCharacterGuard(), fastifyApolloDrainPlugin(server)],
+    plugins: [...armor.plugins, nulCharacterGuard(), graphQLIdeLandingPage(ide), fastifyApolloDrainPlugin(server)],
   });
   await apollo.start();
 
@@ -185,9 +191,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     // Runs before the anonymous rate limit, which needs to know whether the credentials hold.
     onRequest: [resolveCallerHook(server, { identity, partners, newEntityManager: () => orm.em.fork() })],
     config: { rateLimit: anonymousRateLimit(config.http.rateLimit) },
-    // The landing page on GET brings its own nonce-based Content-Security-Policy; a second, stricter
-    // header would block its scripts. Every other security header still applies.
-    helmet: { contentSecurityPolicy: false },
+    // The GraphiQL page on GET loads its scripts from this origin only (src/http/graphql-ide.ts).
+    helmet: { contentSecurityPolicy: { directives: GRAPHQL_IDE_CSP_DIRECTIVES } },
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
         const viewer = viewerOfRequest(request);
@@ -204,6 +209,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     }),
   });
 
+  registerGraphQLIdeAssets(server, ide);
   await registerPortOneWebhook(server, { orm, events: paymentEvents, rateLimit: webhookRateLimit(config.http.rateLimit) });
 
   const metrics = createMetricsRegistry(orm);
