@@ -28,6 +28,7 @@ import { resolveCallerHook, viewerOfRequest } from './auth/request-viewer';
 import { nulCharacterGuard } from './graphql/nul-character-guard';
 import { httpServerOptions, registerHttpEdge } from './http/http-edge';
 import { registerMetricsRoute } from './http/metrics-route';
+import { registerCors } from './http/cors';
 import { GRAPHQL_IDE_CSP_DIRECTIVES, graphQLIdeLandingPage, registerGraphQLIdeAssets } from './http/graphql-ide';
 import { anonymousRateLimit, createBuyerRateLimiter, webhookRateLimit } from './http/rate-limits';
 
@@ -152,6 +153,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     ...httpServerOptions(config.http),
   });
   await registerHttpEdge(server);
+  await registerCors(server, config.corsOrigins);
   const buyerRateLimiter = createBuyerRateLimiter(server, config.http.rateLimit);
 
   const schema = await buildGraphQLSchema({ events, reservations, settlement, refunds, paymentEvents, partners });

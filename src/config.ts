@@ -293,7 +293,7 @@ function parseOrigins(raw: string | undefined, problems: string[]): string[] {
     let origin: string | null = null;
     try {
       const parsed = new URL(entry);
-      if (['http:', 'https:'].includes(parsed.protocol) && parsed.origin === entry.replace(/\/+$/, '')) origin = parsed.origin;
+      if (['http:', 'https:'].includes(parsed.protocol) && !entry.includes('*') && parsed.origin === entry.replace(/\/+$/, '')) origin = parsed.origin;
     } catch {
       origin = null;
     }
