@@ -21,7 +21,9 @@ import { PaymentSettlementService } from './payment/payment-settlement.service';
 import { RefundService } from './payment/refund.service';
 import { PartnerService } from './partner/partner.service';
 import { registerPortOneWebhook } from './payment/portone-webhook.route';
-import { createMetricsRegistry } from './payment/refund-metrics';
+import { registerRefundMetrics } from './payment/refund-metrics';
+import { AppMetrics } from './observability/app-metrics';
+import { instrumentServices } from './observability/service-metrics';
 import { ReconciliationService } from './payment/reconciliation.service';
 import { scheduleReconciliation } from './payment/settlement-queue';
 import { resolveCallerHook, viewerOfRequest } from './auth/request-viewer';
@@ -43,6 +45,8 @@ export interface AppDependencies {
   startWorker?: boolean;
   /** Schedule the periodic reconciliation job (default true; tests run it by hand). */
   startReconciliation?: boolean;
+  /** The metrics the gateway client reports to (its `onCall`); a fresh set when not given. */
+  metrics?: AppMetrics;
 }
 
 export interface App {
@@ -124,6 +128,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     clock,
     logger,
   );
+  const metrics = deps.metrics ?? new AppMetrics();
+  instrumentServices(metrics, { settlement, reconciliation });
   reservations.setConfirmedCancellation({ cancelConfirmed: (em, reservation) => refunds.cancelConfirmed(em, reservation.id) });
 
   const connectionString = orm.config.get('clientUrl') as string;
@@ -154,6 +160,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
   await registerHttpEdge(server);
   await registerCors(server, config.corsOrigins);
+  metrics.observeWebhookRoute(server, '/webhooks/portone');
   const buyerRateLimiter = createBuyerRateLimiter(server, config.http.rateLimit);
 
   const schema = await buildGraphQLSchema({ events, reservations, settlement, refunds, paymentEvents, partners });
@@ -214,13 +221,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   registerGraphQLIdeAssets(server, ide);
   await registerPortOneWebhook(server, { orm, events: paymentEvents, rateLimit: webhookRateLimit(config.http.rateLimit) });
 
-  const metrics = createMetricsRegistry(orm);
+  registerRefundMetrics(metrics.registry, orm);
   let metricsServer: FastifyInstance | null = null;
   if (config.http.metricsPort === null) {
-    registerMetricsRoute(server, metrics, config.http.metricsToken);
+    registerMetricsRoute(server, metrics.registry, config.http.metricsToken);
   } else {
     metricsServer = Fastify({ loggerInstance: logger as FastifyBaseLogger, ...httpServerOptions(config.http) });
-    registerMetricsRoute(metricsServer, metrics, config.http.metricsToken);
+    registerMetricsRoute(metricsServer, metrics.registry, config.http.metricsToken);
   }
   server.get('/healthz', async () => ({ status: 'ok' }));
   server.get('/readyz', async (_request, reply) => {

@@ -12,6 +12,7 @@ import { startEmbeddedPostgresOnAnyPort } from './db/embedded-postgres-any-port'
 import { createLogger } from './logger';
 import { startPortOneSimulator, type PortOneSimulator } from './gateway/portone/sim/portone-simulator';
 import { PortOneV1Client } from './gateway/portone/v1/portone-v1.client';
+import { AppMetrics } from './observability/app-metrics';
 
 /**
  * `npm start`: everything a developer needs on a fresh machine (embedded PostgreSQL, PortOne simulator, demo
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     portoneUrl = started.url;
     cleanups.push(() => started.close());
   }
+  const metrics = new AppMetrics();
   const gateway = new PortOneV1Client({
     baseUrl: portoneUrl,
     impKey: config.portone.impKey,
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
     connectTimeoutMs: config.portone.connectTimeoutMs,
     responseTimeoutMs: config.portone.responseTimeoutMs,
     logger,
+    onCall: metrics.observeGatewayCall,
   });
 
   const orm = await openDatabase(databaseUrl, logger);
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
     if (seeded) logger.info({ eventId: seeded.id }, 'demo data seeded');
   }
 
-  const app = await buildApp({ config, orm, logger, gateway });
+  const app = await buildApp({ config, orm, logger, gateway, metrics });
   cleanups.unshift(() => app.close());
   await app.server.listen({ port: config.port, host: config.host });
   // PORT=0 lets the OS pick a free port; the `GraphQL:` line below reports the one bound (tests read it).
