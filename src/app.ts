@@ -166,9 +166,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const schema = await buildGraphQLSchema({ events, reservations, settlement, refunds, paymentEvents, partners });
   // Abuse limits are checked while validating, before any resolver (and so the database) runs.
   const armor = new ApolloArmor({
-    maxDepth: { n: 8 },
+    // Measured on the selection as if every fragment were written inline: an Apollo Client app nests
+    // fragments (`... on PaymentConfirmed { reservation { ...ReservationFields } }`) and must not pay for it.
+    maxDepth: { n: 8, flattenFragments: true },
     // The heaviest operation clients send (confirmPayment with both union members) costs about 580.
-    costLimit: { maxCost: 1500 },
+    costLimit: { maxCost: 1500, flattenFragments: true },
     maxAliases: { n: 15 },
     maxDirectives: { n: 20 },
     // Counted by graphql-js's own parser below instead: armor's counter throws outside the parse step,
