@@ -26,9 +26,25 @@ export class AppError extends GraphQLError {
     extensions: Record<string, unknown> = {},
   ) {
     const status = HTTP_STATUS[code];
-    super(message, { extensions: { code, ...extensions, ...(status ? { http: { status } } : {}) } });
+    // One BAD_USER_INPUT shape everywhere: `field` (the first offending path) and `fields` (each with its problem).
+    const shaped =
+      code === 'BAD_USER_INPUT' && typeof extensions.field === 'string' && extensions.fields === undefined
+        ? { ...extensions, fields: [{ field: extensions.field, problem: problemOf(message, extensions.field) }] }
+        : extensions;
+    super(message, { extensions: { code, ...shaped, ...(status ? { http: { status } } : {}) } });
     this.name = 'AppError';
   }
+}
+
+/** "input.title: must not be blank" → "must not be blank". */
+function problemOf(message: string, field: string): string {
+  return message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
+}
+
+/** A field path and what is wrong with it, as BAD_USER_INPUT errors list them in `extensions.fields`. */
+export interface FieldProblem {
+  field: string;
+  problem: string;
 }
 
 export const unauthenticated = (message = 'Sign in: send "Authorization: Bearer <token>"') =>
