@@ -29,8 +29,21 @@ export class RefundView {
   @Field(() => RefundReason)
   reason: RefundReason;
 
-  @Field(() => RefundStatus)
+  @Field(() => RefundStatus, {
+    description:
+      'A refund starts PENDING and the server finishes it on its own (no client call needed). To show it ' +
+      'finishing, read `reservation(id) { refund { status pollAfterSeconds } }` again after pollAfterSeconds ' +
+      'until the status is SUCCEEDED (final) or NEEDS_ATTENTION (an operator takes over).',
+  })
   status: RefundStatus;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'While PENDING: seconds to wait before reading this refund again (just after the next attempt at PortOne). ' +
+      'Null once SUCCEEDED or NEEDS_ATTENTION: nothing will change without an operator.',
+  })
+  pollAfterSeconds: number | null;
 
   @Field(() => Int, { description: 'Cancel attempts made at PortOne so far.' })
   attempts: number;
@@ -61,6 +74,7 @@ export class RefundView {
       currency: refund.currency,
       reason: refund.reason,
       status: refund.status,
+      pollAfterSeconds: refund.status === RefundStatus.PENDING ? pollAfterSeconds(refund.nextAttemptAt, Date.now()) : null,
       attempts: refund.attempts,
       paymentId: refund.gatewayPaymentId,
       lastError: audience.forOperator ? refund.lastError : null,
@@ -70,6 +84,12 @@ export class RefundView {
       reservationId: refund.reservation.id,
     });
   }
+}
+
+/** One second after the next attempt is due, between 1 and 60 (an attempt already due: 2, time to run it). */
+export function pollAfterSeconds(nextAttemptAt: Date | null, nowMs: number): number {
+  if (nextAttemptAt === null || nextAttemptAt.getTime() <= nowMs) return 2;
+  return Math.min(60, Math.max(1, Math.ceil((nextAttemptAt.getTime() - nowMs) / 1000) + 1));
 }
 
 @ObjectType()
