@@ -47,12 +47,14 @@ export class ReservationResolver {
     return ReservationView.from(await this.reservationService.cancelReservation(ctx.em, actor, input.reservationId));
   }
 
-  @FieldResolver(() => ReservationStatus)
+  @FieldResolver(() => ReservationStatus, {
+    description: 'HELD until expiresAt (and the payment grace after it), then CONFIRMED, EXPIRED or CANCELLED.',
+  })
   status(@Root() reservation: ReservationView): ReservationStatus {
     return this.reservationService.statusAsSeen(reservation);
   }
 
-  @FieldResolver(() => SeatView)
+  @FieldResolver(() => SeatView, { description: 'The seat held or booked, at its current price (the amount to pay is `amount`).' })
   async seat(@Root() reservation: ReservationView, @Ctx() ctx: RequestContext): Promise<SeatView> {
     const seat = await ctx.loaders.seatById.load(reservation.seatId);
     if (!seat) throw new Error(`Reservation ${reservation.id} points at a missing seat ${reservation.seatId}`);

@@ -3,30 +3,43 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** The reservation to cancel. */
 export type CancelReservationInput = {
+  /** Reservation.id of your own reservation. */
   reservationId: string | number;
 };
 
+/** Identifiers only: the server reads the amount and status from PortOne itself. */
 export type ConfirmPaymentInput = {
   /** The reservation merchantUid the payment was made for (a cross-check only). */
   merchantUid: string;
   /** PortOne payment id: imp_uid (V1). */
   paymentId: string;
+  /** Reservation.id the buyer paid for. */
   reservationId: string | number;
 };
 
+/** An event and its seats, created by an admin. */
 export type CreateEventInput = {
+  /** 1 to 5000 seats with distinct labels. */
   seats: Array<SeatInput>;
+  /** Must be in the future. */
   startsAt: string;
+  /** 1 to 200 characters. */
   title: string;
 };
 
+/** A partner to create and the events it may read. */
 export type CreatePartnerInput = {
+  /** Existing event ids. */
   eventIds: Array<string | number>;
+  /** Display name. */
   name: string;
 };
 
+/** The seat to hold. */
 export type HoldSeatInput = {
+  /** Seat.id. */
   seatId: string | number;
 };
 
@@ -55,7 +68,9 @@ export type ReservationStatus =
   | 'EXPIRED'
   | 'HELD';
 
+/** A seat to create with an event. */
 export type SeatInput = {
+  /** Unique within the event, 1 to 50 characters. */
   label: string;
   /** Price in KRW (won). */
   price: number;

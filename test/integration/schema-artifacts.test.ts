@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { buildSchema, isAbstractType } from 'graphql';
+import { buildSchema, isAbstractType, isInputObjectType, isInterfaceType, isObjectType } from 'graphql';
+import { ERROR_CODES } from '../../src/graphql/errors';
 import { emitSchemaSdl, SCHEMA_FILE } from '../../src/graphql/schema-artifact';
 import { openTestDatabase } from '../support/test-database';
 
@@ -18,6 +19,20 @@ test('schema/possible-types.json (Apollo Client possibleTypes) lists every union
   const shipped = JSON.parse(readFileSync('schema/possible-types.json', 'utf8')) as { possibleTypes: Record<string, string[]> };
   const sorted = Object.fromEntries(Object.entries(shipped.possibleTypes).map(([name, members]) => [name, [...members].sort()]));
   expect(sorted).toEqual(expected);
+});
+
+test('every type and field is described, and the schema description lists every extensions.code', async () => {
+  const schema = buildSchema(await emitSchemaSdl());
+  const undescribed: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith('__') || ['String', 'Int', 'Float', 'Boolean', 'ID'].includes(type.name)) continue;
+    if (!type.description) undescribed.push(type.name);
+    if (isObjectType(type) || isInputObjectType(type) || isInterfaceType(type)) {
+      for (const field of Object.values(type.getFields())) if (!field.description) undescribed.push(`${type.name}.${field.name}`);
+    }
+  }
+  expect(undescribed).toEqual([]);
+  for (const code of Object.keys(ERROR_CODES)) expect(schema.description).toContain(`- ${code}: `);
 });
 
 test('the committed migrations produce exactly what the entities declare (run `npm run migration:create`)', async () => {
