@@ -102,3 +102,19 @@ test('webhook deliveries by outcome and reconciliation runs with what they found
   expect(report.listed).toBeGreaterThan(0);
   expect(after('booking_reconciliation_findings_total', { finding: 'listed' })).toBeGreaterThanOrEqual(report.listed);
 });
+
+test('one scrape costs one database query', async () => {
+  const knex = t.orm.em.getConnection().getKnex();
+  const statements: string[] = [];
+  const onQuery = (query: { sql: string }) => statements.push(query.sql);
+  knex.on('query', onQuery);
+  try {
+    await scrape();
+    await scrape();
+  } finally {
+    knex.off('query', onQuery);
+  }
+  // Two scrapes, so a cached result from the first cannot make the second look free.
+  expect(statements).toHaveLength(2);
+  expect(statements[0]).toMatch(/from refund group by status, reason/);
+});
