@@ -52,7 +52,8 @@ describe('with CORS_ORIGINS listing two frontends', () => {
     expect(query.status).toBe(200);
     expect(query.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     expect(query.headers.get('vary')).toMatch(/origin/i);
-    expect(await query.json()).toEqual({ data: { events: [] } });
+    // This worker's database may hold other tests' events: the answer's shape is what matters.
+    expect(await query.json()).toEqual({ data: { events: expect.any(Array) } });
   });
 
   test.each(['https://evil.example', 'https://shop.example.evil.example', 'http://shop.example', 'null'])(
