@@ -31,6 +31,7 @@ import { nulCharacterGuard } from './graphql/nul-character-guard';
 import { httpServerOptions, registerHttpEdge } from './http/http-edge';
 import { registerMetricsRoute } from './http/metrics-route';
 import { registerCors } from './http/cors';
+import { registerAdminConsole } from './http/admin-console';
 import { GRAPHQL_IDE_CSP_DIRECTIVES, graphQLIdeLandingPage, registerGraphQLIdeAssets } from './http/graphql-ide';
 import { anonymousRateLimit, createBuyerRateLimiter, webhookRateLimit } from './http/rate-limits';
 
@@ -221,6 +222,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
 
   registerGraphQLIdeAssets(server, ide);
+  await registerAdminConsole(server);
   await registerPortOneWebhook(server, { orm, events: paymentEvents, rateLimit: webhookRateLimit(config.http.rateLimit) });
 
   registerRefundMetrics(metrics.registry, orm);
