@@ -22,13 +22,18 @@ import { PaymentSettlementService } from './payment/payment-settlement.service';
 import { RefundService } from './payment/refund.service';
 import { PartnerService } from './partner/partner.service';
 import { registerPortOneWebhook } from './payment/portone-webhook.route';
-import { createMetricsRegistry } from './payment/refund-metrics';
+import { registerRefundMetrics } from './payment/refund-metrics';
+import { AppMetrics } from './observability/app-metrics';
+import { instrumentServices } from './observability/service-metrics';
 import { ReconciliationService } from './payment/reconciliation.service';
 import { scheduleReconciliation } from './payment/settlement-queue';
 import { resolveCallerHook, viewerOfRequest } from './auth/request-viewer';
 import { nulCharacterGuard } from './graphql/nul-character-guard';
 import { httpServerOptions, registerHttpEdge } from './http/http-edge';
 import { registerMetricsRoute } from './http/metrics-route';
+import { registerCors } from './http/cors';
+import { registerAdminConsole } from './http/admin-console';
+import { GRAPHQL_IDE_CSP_DIRECTIVES, graphQLIdeLandingPage, registerGraphQLIdeAssets } from './http/graphql-ide';
 import { anonymousRateLimit, createBuyerRateLimiter, webhookRateLimit } from './http/rate-limits';
 import { AppError } from './graphql/errors';
 import { finishesBy } from './shutdown';
@@ -44,6 +49,8 @@ export interface AppDependencies {
   startWorker?: boolean;
   /** Schedule the periodic reconciliation job (default true; tests run it by hand). */
   startReconciliation?: boolean;
+  /** The metrics the gateway client reports to (its `onCall`); a fresh set when not given. */
+  metrics?: AppMetrics;
 }
 
 export interface App {
@@ -131,6 +138,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     clock,
     logger,
   );
+  const metrics = deps.metrics ?? new AppMetrics();
+  instrumentServices(metrics, { settlement, reconciliation });
   reservations.setConfirmedCancellation({ cancelConfirmed: (em, reservation) => refunds.cancelConfirmed(em, reservation.id) });
 
   const connectionString = orm.config.get('clientUrl') as string;
@@ -161,6 +170,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     ...httpServerOptions(config.http),
   });
   await registerHttpEdge(server);
+  await registerCors(server, config.corsOrigins);
+  metrics.observeWebhookRoute(server, '/webhooks/portone');
   const buyerRateLimiter = createBuyerRateLimiter(server, config.http.rateLimit);
 
   let closing = false;
@@ -173,9 +184,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   const schema = await buildGraphQLSchema({ events, reservations, settlement, refunds, paymentEvents, partners });
   // Abuse limits are checked while validating, before any resolver (and so the database) runs.
   const armor = new ApolloArmor({
-    maxDepth: { n: 8 },
+    // Measured on the selection as if every fragment were written inline: an Apollo Client app nests
+    // fragments (`... on PaymentConfirmed { reservation { ...ReservationFields } }`) and must not pay for it.
+    maxDepth: { n: 8, flattenFragments: true },
     // The heaviest operation clients send (confirmPayment with both union members) costs about 580.
-    costLimit: { maxCost: 1500 },
+    costLimit: { maxCost: 1500, flattenFragments: true },
     maxAliases: { n: 15 },
     maxDirectives: { n: 20 },
     // Counted by graphql-js's own parser below instead: armor's counter throws outside the parse step,
@@ -183,6 +196,11 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: config.nodeEnv === 'production' },
   }).protect();
+  const ide = {
+    enabled: config.graphqlIde,
+    // Development default only: the page opens ready to act as the seeded demo buyer.
+    presetToken: config.demo ? () => identity.sign('demo-buyer') : undefined,
+  };
   const apollo = new ApolloServer<RequestContext>({
     schema,
     introspection: config.introspection,
@@ -194,7 +212,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     csrfPrevention: true,
     formatError: createErrorFormatter(logger),
     validationRules: armor.validationRules,
-    plugins: [...armor.plugins, nulCharacterGuard(), fastifyApolloDrainPlugin(server)],
+    plugins: [...armor.plugins, nulCharacterGuard(), graphQLIdeLandingPage(ide), fastifyApolloDrainPlugin(server)],
   });
   await apollo.start();
 
@@ -204,9 +222,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     // Runs before the anonymous rate limit, which needs to know whether the credentials hold.
     onRequest: [resolveCallerHook(server, { identity, partners, newEntityManager: () => orm.em.fork() })],
     config: { rateLimit: anonymousRateLimit(config.http.rateLimit) },
-    // The landing page on GET brings its own nonce-based Content-Security-Policy; a second, stricter
-    // header would block its scripts. Every other security header still applies.
-    helmet: { contentSecurityPolicy: false },
+    // The GraphiQL page on GET loads its scripts from this origin only (src/http/graphql-ide.ts).
+    helmet: { contentSecurityPolicy: { directives: GRAPHQL_IDE_CSP_DIRECTIVES } },
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
         const viewer = viewerOfRequest(request);
@@ -223,6 +240,8 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     }),
   });
 
+  registerGraphQLIdeAssets(server, ide);
+  await registerAdminConsole(server);
   await registerPortOneWebhook(server, {
     orm,
     events: paymentEvents,
@@ -233,13 +252,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
         : undefined,
   });
 
-  const metrics = createMetricsRegistry(orm);
+  registerRefundMetrics(metrics.registry, orm);
   let metricsServer: FastifyInstance | null = null;
   if (config.http.metricsPort === null) {
-    registerMetricsRoute(server, metrics, config.http.metricsToken);
+    registerMetricsRoute(server, metrics.registry, config.http.metricsToken);
   } else {
     metricsServer = Fastify({ loggerInstance: logger as FastifyBaseLogger, ...httpServerOptions(config.http) });
-    registerMetricsRoute(metricsServer, metrics, config.http.metricsToken);
+    registerMetricsRoute(metricsServer, metrics.registry, config.http.metricsToken);
   }
   server.get('/healthz', async () => ({ status: 'ok' }));
   server.get('/readyz', async (_request, reply) => {

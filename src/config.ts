@@ -67,6 +67,10 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   logLevel: string;
   introspection: boolean;
+  /** Serve GraphiQL on GET /graphql from a browser (GRAPHQL_IDE; default on except in production). */
+  graphqlIde: boolean;
+  /** Origins (scheme://host[:port]) whose pages may call the API from the browser (CORS_ORIGINS); none by default. */
+  corsOrigins: string[];
   /** Test runs only: failpoints to arm (see src/failpoints.ts); null in any normal run. */
   failpoints: string | null;
 }
@@ -235,6 +239,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: str('LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     failpoints: str('FAILPOINTS') ?? null,
     introspection: parseBool(str('GRAPHQL_INTROSPECTION'), nodeEnv !== 'production', 'GRAPHQL_INTROSPECTION', problems),
+    graphqlIde: parseBool(str('GRAPHQL_IDE'), nodeEnv !== 'production', 'GRAPHQL_IDE', problems),
+    corsOrigins: parseOrigins(str('CORS_ORIGINS'), problems),
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${config.logLevel}")`);
@@ -321,6 +327,27 @@ function parseWebhookSecrets(raw: string | undefined, problems: string[]): strin
     }
   }
   return secrets;
+}
+
+/**
+ * A comma-separated list of exact origins, as browsers send them in the Origin header. A wildcard is
+ * refused: an API that takes bearer tokens should name the frontends it serves.
+ */
+function parseOrigins(raw: string | undefined, problems: string[]): string[] {
+  if (raw === undefined) return [];
+  const origins: string[] = [];
+  for (const entry of raw.split(',').map((item) => item.trim()).filter((item) => item !== '')) {
+    let origin: string | null = null;
+    try {
+      const parsed = new URL(entry);
+      if (['http:', 'https:'].includes(parsed.protocol) && !entry.includes('*') && parsed.origin === entry.replace(/\/+$/, '')) origin = parsed.origin;
+    } catch {
+      origin = null;
+    }
+    if (origin === null) problems.push(`CORS_ORIGINS entries must be origins like https://shop.example (got "${entry}")`);
+    else origins.push(origin);
+  }
+  return origins;
 }
 
 /** Never echo a password from a URL back into logs. */

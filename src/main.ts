@@ -12,6 +12,7 @@ import { startEmbeddedPostgresOnAnyPort } from './db/embedded-postgres-any-port'
 import { createLogger } from './logger';
 import { startPortOneSimulator, type PortOneSimulator } from './gateway/portone/sim/portone-simulator';
 import { createPortOneGateway } from './gateway/portone/portone-gateway';
+import { AppMetrics } from './observability/app-metrics';
 import { GracefulShutdown } from './shutdown';
 
 let shutdown: GracefulShutdown | null = null;
@@ -61,7 +62,8 @@ async function main(): Promise<void> {
     portoneUrl = v2 ? started.v2!.url : started.url;
     shutdown.onShutdown('PortOne simulator', () => started.close());
   }
-  const gateway = createPortOneGateway(config.portone, portoneUrl, logger);
+  const metrics = new AppMetrics();
+  const gateway = createPortOneGateway(config.portone, portoneUrl, logger, metrics.observeGatewayCall);
 
   const orm = await openDatabase(databaseUrl, logger);
   shutdown.onShutdown('database connections', () => orm.close(true));
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
     if (seeded) logger.info({ eventId: seeded.id }, 'demo data seeded');
   }
 
-  const app = await buildApp({ config, orm, logger, gateway });
+  const app = await buildApp({ config, orm, logger, gateway, metrics });
   shutdown.onShutdown('HTTP server and job worker', () => app.close());
   await app.server.listen({ port: config.port, host: config.host });
   // PORT=0 lets the OS pick a free port; the `GraphQL:` line below reports the one bound (tests read it).

@@ -10,15 +10,15 @@ registerEnumType(ReservationStatus, {
 });
 
 /** The public shape of an event; ORM entities never leave the service layer as API types. */
-@ObjectType('Event')
+@ObjectType('Event', { description: 'Something to book seats for: a concert, a show, a match.' })
 export class EventView {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Stable id of the event.' })
   id: string;
 
-  @Field()
+  @Field({ description: 'Name shown to buyers.' })
   title: string;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When the event starts; seats can be held and paid only before then.' })
   startsAt: Date;
 
   static from(event: Event): EventView {
@@ -26,12 +26,12 @@ export class EventView {
   }
 }
 
-@ObjectType('Seat')
+@ObjectType('Seat', { description: 'One bookable seat of an event.' })
 export class SeatView {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Pass it to holdSeat.' })
   id: string;
 
-  @Field()
+  @Field({ description: 'Seat label as printed on the ticket (A1, R10).' })
   label: string;
 
   @Field(() => Int, { description: 'Current price in KRW (won).' })
@@ -44,12 +44,14 @@ export class SeatView {
   }
 }
 
-@ObjectType('Reservation')
+@ObjectType('Reservation', { description: 'A buyer\'s hold on a seat and, once paid and verified, the booking. The PortOne payment is made for `amount` with `merchantUid` as the order id.' })
 export class ReservationView {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Pass it to confirmPayment and cancelReservation.' })
   id: string;
 
-  @Field(() => ReservationStatus)
+  @Field(() => ReservationStatus, {
+    description: 'HELD until expiresAt (and the payment grace after it), then CONFIRMED, EXPIRED or CANCELLED.',
+  })
   status: ReservationStatus;
 
   @Field({ description: 'Order id to pass to PortOne as merchant_uid.' })
@@ -61,13 +63,13 @@ export class ReservationView {
   @Field(() => Date, { description: 'End of the hold. A payment that arrives later is still accepted while the seat is free.' })
   expiresAt: Date;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When the seat was held.' })
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the payment was verified and the booking confirmed; null until then.' })
   confirmedAt: Date | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the reservation was cancelled (by the buyer, or because its payment was cancelled at PortOne); null otherwise.' })
   cancelledAt: Date | null;
 
   seatId: string;
@@ -87,9 +89,9 @@ export class ReservationView {
   }
 }
 
-@InputType()
+@InputType({ description: 'A seat to create with an event.' })
 export class SeatInput {
-  @Field()
+  @Field({ description: 'Unique within the event, 1 to 50 characters.' })
   @Length(1, 50)
   label: string;
 
@@ -99,32 +101,32 @@ export class SeatInput {
   price: number;
 }
 
-@InputType()
+@InputType({ description: 'An event and its seats, created by an admin.' })
 export class CreateEventInput {
-  @Field()
+  @Field({ description: '1 to 200 characters.' })
   @Length(1, 200)
   title: string;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'Must be in the future.' })
   startsAt: Date;
 
-  @Field(() => [SeatInput])
+  @Field(() => [SeatInput], { description: '1 to 5000 seats with distinct labels.' })
   @ArrayMinSize(1)
   @ArrayMaxSize(5000)
   @ValidateNested({ each: true })
   seats: SeatInput[];
 }
 
-@InputType()
+@InputType({ description: 'The seat to hold.' })
 export class HoldSeatInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Seat.id.' })
   @IsUUID('all', { message: 'seatId must be a UUID' })
   seatId: string;
 }
 
-@InputType()
+@InputType({ description: 'The reservation to cancel.' })
 export class CancelReservationInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Reservation.id of your own reservation.' })
   @IsUUID('all', { message: 'reservationId must be a UUID' })
   reservationId: string;
 }

@@ -20,7 +20,7 @@ export class EventResolver {
     return mapPage(await this.eventService.listEvents(ctx.em, page), EventView.from);
   }
 
-  @Query(() => EventView, { nullable: true })
+  @Query(() => EventView, { nullable: true, description: 'Any event by id, past ones included; null when there is none.' })
   async event(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<EventView | null> {
     const event = await this.eventService.findEvent(ctx.em, id);
     return event && EventView.from(event);
@@ -45,7 +45,7 @@ export class EventResolver {
 
 @Resolver(() => SeatView)
 export class SeatResolver {
-  @FieldResolver(() => EventView)
+  @FieldResolver(() => EventView, { description: 'The event this seat belongs to.' })
   async event(@Root() seat: SeatView, @Ctx() ctx: RequestContext): Promise<EventView> {
     const event = await ctx.loaders.eventById.load(seat.eventId);
     if (!event) throw new Error(`Seat ${seat.id} points at a missing event ${seat.eventId}`);

@@ -5,6 +5,7 @@ import type { RequestContext } from '../graphql/context';
 import { mapPage, PageArgs, type Page } from '../graphql/pagination';
 import { ReservationPage } from './booking-pages.types';
 import { CancelReservationInput, HoldSeatInput, ReservationView, SeatView } from './booking.types';
+import { ReservationStatus } from './reservation.entity';
 import type { ReservationService } from './reservation.service';
 
 @Resolver(() => ReservationView)
@@ -29,7 +30,9 @@ export class ReservationResolver {
     return mapPage(await this.reservationService.listForBuyer(ctx.em, userId, page), ReservationView.from);
   }
 
-  @Mutation(() => ReservationView)
+  @Mutation(() => ReservationView, {
+    description: 'Holds a seat for the signed-in buyer until expiresAt. Holding a seat you already hold returns that hold.',
+  })
   @UseMiddleware(LimitPerBuyer('holdSeat'))
   async holdSeat(@Arg('input') input: HoldSeatInput, @Ctx() ctx: RequestContext): Promise<ReservationView> {
     const { userId } = requireUser(ctx.viewer);
@@ -44,7 +47,14 @@ export class ReservationResolver {
     return ReservationView.from(await this.reservationService.cancelReservation(ctx.em, actor, input.reservationId));
   }
 
-  @FieldResolver(() => SeatView)
+  @FieldResolver(() => ReservationStatus, {
+    description: 'HELD until expiresAt (and the payment grace after it), then CONFIRMED, EXPIRED or CANCELLED.',
+  })
+  status(@Root() reservation: ReservationView): ReservationStatus {
+    return this.reservationService.statusAsSeen(reservation);
+  }
+
+  @FieldResolver(() => SeatView, { description: 'The seat held or booked, at its current price (the amount to pay is `amount`).' })
   async seat(@Root() reservation: ReservationView, @Ctx() ctx: RequestContext): Promise<SeatView> {
     const seat = await ctx.loaders.seatById.load(reservation.seatId);
     if (!seat) throw new Error(`Reservation ${reservation.id} points at a missing seat ${reservation.seatId}`);

@@ -50,11 +50,16 @@ export class ReservationService {
           throw new AppError('SEAT_UNAVAILABLE', `The event of seat ${seat.label} has already started`);
         }
         await this.expireStaleHolds(tx, seat, now);
-        const occupied = await tx.count(Reservation, {
+        const occupying = await tx.find(Reservation, {
           seat,
           status: { $in: [ReservationStatus.HELD, ReservationStatus.CONFIRMED] },
         });
-        if (occupied > 0) throw seatUnavailable(seat.label);
+        // Holding again what you hold (a retried request, a second tab) is your hold, not a refusal.
+        const yours = occupying.find(
+          (r) => r.buyerId === buyerId && r.status === ReservationStatus.HELD && r.expiresAt.getTime() > now.getTime(),
+        );
+        if (yours) return yours;
+        if (occupying.length > 0) throw seatUnavailableFor(buyerId, seat.label, occupying, this.holdGraceMs);
         await this.assertBelowHoldLimit(tx, buyerId, seat, now);
         const reservation = tx.create(Reservation, {
           seat,
@@ -143,6 +148,16 @@ export class ReservationService {
     }
   }
 
+  /**
+   * The status a client should see: a hold past its end and the payment grace reads EXPIRED even before
+   * the next hold or reconciliation writes it (both expire it then too).
+   */
+  statusAsSeen(reservation: { status: ReservationStatus; expiresAt: Date }): ReservationStatus {
+    if (reservation.status !== ReservationStatus.HELD) return reservation.status;
+    const over = reservation.expiresAt.getTime() + this.holdGraceMs <= this.clock.now().getTime();
+    return over ? ReservationStatus.EXPIRED : ReservationStatus.HELD;
+  }
+
   private async expireStaleHolds(tx: EntityManager, seat: Seat, now: Date): Promise<void> {
     await tx.nativeUpdate(
       Reservation,
@@ -156,6 +171,20 @@ const RESERVATION_CURSOR = instantIdCursor('reservation');
 
 function seatUnavailable(label: string): AppError {
   return new AppError('SEAT_UNAVAILABLE', `Seat ${label} is held or booked by someone else`);
+}
+
+/** Says whose the seat is when it is the asking buyer's own booking or just-ended hold. */
+function seatUnavailableFor(buyerId: string, label: string, occupying: Reservation[], holdGraceMs: number): AppError {
+  if (occupying.some((r) => r.buyerId !== buyerId)) return seatUnavailable(label);
+  const booked = occupying.find((r) => r.status === ReservationStatus.CONFIRMED);
+  if (booked) return new AppError('SEAT_UNAVAILABLE', `You have already booked seat ${label}`, { reservationId: booked.id });
+  const ended = occupying[0];
+  const freeAt = new Date(ended.expiresAt.getTime() + holdGraceMs).toISOString();
+  return new AppError(
+    'SEAT_UNAVAILABLE',
+    `Your hold on seat ${label} has ended; a payment made for it may still arrive, so the seat can be held again from ${freeAt}`,
+    { reservationId: ended.id },
+  );
 }
 
 /** `bk_<date>_<random>`: unique, unguessable, and short enough for every PG's order id field. */

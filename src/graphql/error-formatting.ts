@@ -1,7 +1,7 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
-import { ArgumentValidationError } from 'type-graphql';
+import { ArgumentValidationError, getMetadataStorage } from 'type-graphql';
 import type { ValidationError } from 'class-validator';
 import { AppError } from './errors';
 
@@ -29,18 +29,24 @@ export function createErrorFormatter(log: Logger) {
       return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions };
     }
     if (original instanceof ArgumentValidationError) {
-      const fields = flattenValidationErrors(original.extensions.validationErrors as ValidationError[] | undefined);
+      const errors = original.extensions.validationErrors as ValidationError[] | undefined;
+      const fields = flattenValidationErrors(errors, argumentPathOf(errors?.[0]?.target));
       const message = fields.length > 0 ? fields.map((f) => `${f.field}: ${f.problem}`).join('; ') : 'Invalid input';
       return {
         message,
         locations: formatted.locations,
         path: formatted.path,
-        extensions: { code: 'BAD_USER_INPUT', fields },
+        extensions: { code: 'BAD_USER_INPUT', field: fields[0]?.field ?? null, fields },
       };
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && REQUEST_ERROR_CODES.has(code) && !isResolverFault(original, error)) {
       const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+      if (code === 'BAD_USER_INPUT' && extensions.field === undefined) {
+        // graphql-js refusing a variable's value: name its path the way the NUL guard does (`$input.seats[0].price`).
+        const field = variablePathOf(formatted.message);
+        return { ...formatted, extensions: { ...extensions, field, fields: [{ field, problem: formatted.message }] } };
+      }
       return { ...formatted, extensions };
     }
     if (isUncodedRequestError(error)) {
@@ -66,6 +72,26 @@ function isUncodedRequestError(error: unknown): boolean {
 /** A request error that came out of a resolver (has a path) and is not ours is a fault, not input. */
 function isResolverFault(original: unknown, wrapped: unknown): boolean {
   return original !== wrapped && !(original instanceof AppError);
+}
+
+/**
+ * The argument an input object was passed as (`input` for `createEvent(input: …)`), so validation paths
+ * start where the client's do; '' for @Args classes, whose fields are the arguments themselves.
+ */
+function argumentPathOf(target: unknown): string {
+  if (!target || typeof target !== 'object') return '';
+  const argument = getMetadataStorage().params.find(
+    (param) => param.kind === 'arg' && (param as { getType: () => unknown }).getType() === target.constructor,
+  ) as { name?: string } | undefined;
+  return argument?.name ?? '';
+}
+
+/** `Variable "$input" got invalid value … at "input.seats[0].price"; …` → `$input.seats[0].price`. */
+function variablePathOf(message: string): string | null {
+  const variable = /^Variable "\$(\w+)"/.exec(message);
+  if (!variable) return null;
+  const at = / at "([^"]+)"/.exec(message);
+  return `$${at ? at[1] : variable[1]}`;
 }
 
 function flattenValidationErrors(

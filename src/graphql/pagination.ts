@@ -14,7 +14,7 @@ export class PageArgs {
   after?: string | null;
 }
 
-@ObjectType()
+@ObjectType({ description: 'Where a page ends: pass endCursor as `after` to get the next one.' })
 export class PageInfo {
   @Field({ description: 'True when another page follows; ask for it with after: endCursor.' })
   hasNextPage: boolean;
@@ -32,10 +32,10 @@ export interface Page<T> {
 export function createPageType<T extends object>(name: string, nodeType: ClassType<T>, description: string) {
   @ObjectType(name, { description })
   class PageType implements Page<T> {
-    @Field(() => [nodeType])
+    @Field(() => [nodeType], { description: 'The items of this page, in the list\'s order.' })
     nodes: T[];
 
-    @Field(() => PageInfo)
+    @Field(() => PageInfo, { description: 'Whether another page follows and the cursor to ask for it.' })
     pageInfo: PageInfo;
   }
   return PageType;

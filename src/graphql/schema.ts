@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { ERROR_CODES } from './errors';
 import { buildSchema, type ContainerType } from 'type-graphql';
 import { EventResolver, SeatResolver } from '../booking/event.resolver';
 import { ReservationResolver } from '../booking/reservation.resolver';
@@ -38,11 +39,29 @@ export async function buildGraphQLSchema(services: SchemaServices): Promise<Grap
       return instance;
     },
   };
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: [EventResolver, SeatResolver, ReservationResolver, PaymentResolver, ReservationRefundResolver, PartnerResolver],
     container,
     validate: { forbidUnknownValues: false },
   });
+  return describeSchema(schema);
+}
+
+/** The schema's own description, which GraphiQL and every introspecting client show: the flow and the error codes. */
+function describeSchema(schema: GraphQLSchema): GraphQLSchema {
+  const codes = Object.entries(ERROR_CODES).map(([code, meaning]) => `- ${code}: ${meaning}`);
+  const description = [
+    'Booking API: hold a seat, pay at PortOne with the reservation\'s merchantUid and amount, then confirmPayment.',
+    'The server verifies every payment with PortOne and refunds what it cannot keep (PaymentRefunded); a refund',
+    'starts PENDING and finishes on its own (poll Refund.status after Refund.pollAfterSeconds).',
+    '',
+    'Errors that move no money carry `extensions.code`:',
+    ...codes,
+  ].join('\n');
+  const config = schema.toConfig();
+  config.query && Object.assign(config.query, { description: 'Reads. Buyers and admins sign in with a JWT; partners with X-API-Key.' });
+  config.mutation && Object.assign(config.mutation, { description: 'Writes. confirmPayment is safe to repeat: the same payment always gets the same outcome.' });
+  return new GraphQLSchema({ ...config, description });
 }
 
 /** The committed SDL: sorted so that diffs show real changes only. */

@@ -4,24 +4,24 @@ import { EventView, SeatView } from '../booking/booking.types';
 import { type Reservation, ReservationStatus } from '../booking/reservation.entity';
 import type { Partner } from './partner.entity';
 
-@ObjectType('Partner')
+@ObjectType('Partner', { description: 'A partner (a ticket reseller, a venue) that reads booking statuses with an API key.' })
 export class PartnerView {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Stable id of the partner.' })
   id: string;
 
-  @Field()
+  @Field({ description: 'Display name.' })
   name: string;
 
   @Field({ description: 'The first characters of the API key, to tell keys apart.' })
   apiKeyPrefix: string;
 
-  @Field(() => [ID])
+  @Field(() => [ID], { description: 'Events whose bookings this partner may read.' })
   eventIds: string[];
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When its key was revoked; null while it works.' })
   revokedAt: Date | null;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When the partner was created.' })
   createdAt: Date;
 
   static from(partner: Partner): PartnerView {
@@ -36,52 +36,52 @@ export class PartnerView {
   }
 }
 
-@ObjectType()
+@ObjectType({ description: 'A new partner and its API key, shown this once.' })
 export class PartnerCreated {
-  @Field(() => PartnerView)
+  @Field(() => PartnerView, { description: 'The partner created.' })
   partner: PartnerView;
 
   @Field({ description: 'Shown once: only its hash is stored.' })
   apiKey: string;
 }
 
-@InputType()
+@InputType({ description: 'A partner to create and the events it may read.' })
 export class CreatePartnerInput {
-  @Field()
+  @Field({ description: 'Display name.' })
   @Length(1, 200)
   name: string;
 
-  @Field(() => [ID])
+  @Field(() => [ID], { description: 'Existing event ids.' })
   @ArrayMinSize(1)
   @ArrayMaxSize(1000)
   @IsUUID('all', { each: true, message: 'each of eventIds must be a UUID' })
   eventIds: string[];
 }
 
-@ObjectType('BookingStatus')
+@ObjectType('BookingStatus', { description: 'A booking as a partner sees it, by its order id (merchantUid).' })
 export class BookingStatusView {
-  @Field()
+  @Field({ description: 'The order id the partner asked about.' })
   merchantUid: string;
 
-  @Field(() => ReservationStatus)
+  @Field(() => ReservationStatus, { description: 'Reservation status (a hold past its end reads EXPIRED once the server expires it).' })
   status: ReservationStatus;
 
   @Field(() => Int, { description: 'Price in won snapshotted at hold time.' })
   amount: number;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'End of the hold.' })
   expiresAt: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the booking was confirmed; null until then.' })
   confirmedAt: Date | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the booking was cancelled; null otherwise.' })
   cancelledAt: Date | null;
 
-  @Field(() => SeatView)
+  @Field(() => SeatView, { description: 'The seat booked.' })
   seat: SeatView;
 
-  @Field(() => EventView)
+  @Field(() => EventView, { description: 'The event of the seat.' })
   event: EventView;
 
   reservationId: string;

@@ -10,9 +10,9 @@ registerEnumType(RefundStatus, {
 });
 registerEnumType(RefundReason, { name: 'RefundReason', description: 'Why the server gave the money back.' });
 
-@ObjectType('Refund')
+@ObjectType('Refund', { description: 'Money the server gives back at PortOne for a payment it could not keep (or a booking the buyer cancelled). Read `status` and `pollAfterSeconds` to follow it.' })
 export class RefundView {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Stable id of the refund; admins pass it to retryRefund.' })
   id: string;
 
   @Field(() => Int, {
@@ -26,11 +26,24 @@ export class RefundView {
   @Field({ description: 'Currency of the payment being refunded (KRW unless the payment was made in another one).' })
   currency: string;
 
-  @Field(() => RefundReason)
+  @Field(() => RefundReason, { description: 'Why the money is given back.' })
   reason: RefundReason;
 
-  @Field(() => RefundStatus)
+  @Field(() => RefundStatus, {
+    description:
+      'A refund starts PENDING and the server finishes it on its own (no client call needed). To show it ' +
+      'finishing, read `reservation(id) { refund { status pollAfterSeconds } }` again after pollAfterSeconds ' +
+      'until the status is SUCCEEDED (final) or NEEDS_ATTENTION (an operator takes over).',
+  })
   status: RefundStatus;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'While PENDING: seconds to wait before reading this refund again (just after the next attempt at PortOne). ' +
+      'Null once SUCCEEDED or NEEDS_ATTENTION: nothing will change without an operator.',
+  })
+  pollAfterSeconds: number | null;
 
   @Field(() => Int, { description: 'Cancel attempts made at PortOne so far.' })
   attempts: number;
@@ -41,13 +54,13 @@ export class RefundView {
   @Field(() => String, { nullable: true, description: 'The last failure as PortOne put it: admins only (null for buyers and partners).' })
   lastError: string | null;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the server will next try the cancel at PortOne while PENDING; null otherwise.' })
   nextAttemptAt: Date | null;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When the server decided to refund.' })
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When PortOne confirmed the cancel; null until SUCCEEDED.' })
   succeededAt: Date | null;
 
   reservationId: string;
@@ -61,6 +74,7 @@ export class RefundView {
       currency: refund.currency,
       reason: refund.reason,
       status: refund.status,
+      pollAfterSeconds: refund.status === RefundStatus.PENDING ? pollAfterSeconds(refund.nextAttemptAt, Date.now()) : null,
       attempts: refund.attempts,
       paymentId: refund.gatewayPaymentId,
       lastError: audience.forOperator ? refund.lastError : null,
@@ -72,11 +86,17 @@ export class RefundView {
   }
 }
 
-@ObjectType()
+/** One second after the next attempt is due, between 1 and 60 (an attempt already due: 2, time to run it). */
+export function pollAfterSeconds(nextAttemptAt: Date | null, nowMs: number): number {
+  if (nextAttemptAt === null || nextAttemptAt.getTime() <= nowMs) return 2;
+  return Math.min(60, Math.max(1, Math.ceil((nextAttemptAt.getTime() - nowMs) / 1000) + 1));
+}
+
+@ObjectType({ description: 'confirmPayment outcome: the payment matched the hold and the booking is CONFIRMED.' })
 export class PaymentConfirmed {
   readonly kind = 'PaymentConfirmed';
 
-  @Field(() => ReservationView)
+  @Field(() => ReservationView, { description: 'The reservation, now CONFIRMED.' })
   reservation: ReservationView;
 
   @Field({ description: 'PortOne payment id (imp_uid).' })
@@ -86,17 +106,17 @@ export class PaymentConfirmed {
   amount: number;
 }
 
-@ObjectType()
+@ObjectType({ description: 'confirmPayment outcome: the payment could not be kept, so the server is cancelling it at PortOne (see refund.status). The reservation is not CONFIRMED.' })
 export class PaymentRefunded {
   readonly kind = 'PaymentRefunded';
 
-  @Field(() => ReservationView)
+  @Field(() => ReservationView, { description: 'The reservation the payment was for; not CONFIRMED.' })
   reservation: ReservationView;
 
-  @Field(() => RefundView)
+  @Field(() => RefundView, { description: 'The refund under way: PENDING at first, SUCCEEDED once PortOne confirms the cancel.' })
   refund: RefundView;
 
-  @Field(() => RefundReason)
+  @Field(() => RefundReason, { description: 'Why the payment was refunded (same as refund.reason).' })
   reason: RefundReason;
 
   @Field({ description: 'For the buyer: Korean by default, English with Accept-Language: en.' })
@@ -105,13 +125,16 @@ export class PaymentRefunded {
 
 export const ConfirmPaymentResult = createUnionType({
   name: 'ConfirmPaymentResult',
+  description:
+    'What became of a payment: PaymentConfirmed (booked) or PaymentRefunded (the server is giving the money back). ' +
+    'Select both members; Apollo Client needs schema/possible-types.json for fragments on them.',
   types: () => [PaymentConfirmed, PaymentRefunded] as const,
   resolveType: (value) => (value instanceof PaymentRefunded ? PaymentRefunded : PaymentConfirmed),
 });
 
-@InputType()
+@InputType({ description: 'Identifiers only: the server reads the amount and status from PortOne itself.' })
 export class ConfirmPaymentInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Reservation.id the buyer paid for.' })
   @IsUUID('all', { message: 'reservationId must be a UUID' })
   reservationId: string;
 
@@ -124,9 +147,9 @@ export class ConfirmPaymentInput {
   merchantUid: string;
 }
 
-@InputType()
+@InputType({ description: 'Where to send the refund of a virtual-account payment (PortOne needs a bank account for those).' })
 export class ProvideRefundAccountInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Refund.id.' })
   @IsUUID('all', { message: 'refundId must be a UUID' })
   refundId: string;
 
@@ -143,27 +166,27 @@ export class ProvideRefundAccountInput {
   account: string;
 }
 
-@ObjectType('PaymentEvent')
+@ObjectType('PaymentEvent', { description: 'One entry of a reservation\'s append-only payment log (admin only): gateway reads, decisions, cancel attempts, webhooks.' })
 export class PaymentEventView {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Stable id of the entry.' })
   id: string;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When it happened.' })
   at: Date;
 
-  @Field()
+  @Field({ description: 'What happened: GATEWAY_READ, DECISION, CANCEL_ATTEMPT, WEBHOOK, and so on.' })
   kind: string;
 
-  @Field()
+  @Field({ description: 'How it ended, as recorded (for example CONFIRMED, REFUND, SUCCEEDED, FAILED, QUEUED).' })
   outcome: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'PortOne payment id involved, if any.' })
   paymentId: string | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: 'Refund involved, if any.' })
   refundId: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Details for the operator (PortOne messages, amounts); never shown to buyers.' })
   message: string | null;
 
   static from(event: PaymentEvent): PaymentEventView {

@@ -11,7 +11,7 @@ const operations = readdirSync(operationsDir)
 
 describe('client contract', () => {
   test('there are operations for every client kind', () => {
-    expect(operations.map((o) => o.name).sort()).toEqual(['admin.graphql', 'buyer.graphql', 'partner.graphql']);
+    expect(operations.map((o) => o.name).sort()).toEqual(['admin.graphql', 'buyer.graphql', 'checkout.graphql', 'partner.graphql']);
   });
 
   test('every operation real clients send is valid against schema/schema.graphql', () => {

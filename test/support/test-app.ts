@@ -9,6 +9,7 @@ import type { Failpoints } from '../../src/failpoints';
 import type { PaymentGateway } from '../../src/gateway/payment-gateway';
 import { loadConfig, type AppConfig } from '../../src/config';
 import { PortOneV1Client } from '../../src/gateway/portone/v1/portone-v1.client';
+import { AppMetrics } from '../../src/observability/app-metrics';
 import type { PortOneSimulatorOptions } from '../../src/gateway/portone/sim/portone-simulator';
 import { createPortOneGateway } from '../../src/gateway/portone/portone-gateway';
 import { startSimulatorHarness, type SimulatorHarness } from './simulator-harness';
@@ -70,6 +71,7 @@ export async function startTestApp(
     ? { PORTONE_VERSION: 'v2', PORTONE_API_SECRET: v2.apiSecret, PORTONE_STORE_ID: v2.storeId, PORTONE_WEBHOOK_SECRET: v2.webhookSecrets.join(',') }
     : {};
   const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent', ...v2Env, ...options.env });
+  const metrics = new AppMetrics();
   // The real client over HTTP to the simulator: integration tiers never stub the gateway.
   const gateway =
     options.gateway ??
@@ -80,6 +82,7 @@ export async function startTestApp(
       impSecret: simulator.impSecret,
       connectTimeoutMs: 2000,
       responseTimeoutMs: 5000,
+      onCall: metrics.observeGatewayCall,
     });
   const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const app = await buildApp({
@@ -89,6 +92,7 @@ export async function startTestApp(
     gateway,
     clock: options.clock,
     failpoints: options.failpoints,
+    metrics,
     startWorker: options.startWorker,
     // Tests run reconciliation by hand, so that it never races the scenario under test.
     startReconciliation: options.startReconciliation ?? false,

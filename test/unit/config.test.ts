@@ -83,6 +83,29 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ GRAPHQL_INTROSPECTION: 'maybe' })).toThrow(/GRAPHQL_INTROSPECTION/);
   });
 
+  test('the GraphQL IDE is on in development and off in production unless GRAPHQL_IDE asks for it', () => {
+    expect(loadConfig({}).graphqlIde).toBe(true);
+    expect(loadConfig(PRODUCTION).graphqlIde).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, GRAPHQL_IDE: 'true' }).graphqlIde).toBe(true);
+    expect(loadConfig({ GRAPHQL_IDE: 'false' }).graphqlIde).toBe(false);
+    expect(problemsOf({ GRAPHQL_IDE: 'sometimes' })).toEqual([expect.stringMatching(/^GRAPHQL_IDE/)]);
+  });
+
+  test('CORS_ORIGINS: none by default; exact origins listed; wildcards, paths and other schemes refused by name', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://shop.example, http://localhost:5173,https://a.example/' }).corsOrigins).toEqual([
+      'https://shop.example',
+      'http://localhost:5173',
+      'https://a.example',
+    ]);
+    for (const bad of ['*', 'shop.example', 'https://shop.example/checkout', 'ftp://shop.example', 'https://*.example', 'null']) {
+      expect({ bad, problems: problemsOf({ CORS_ORIGINS: `https://ok.example,${bad}` }) }).toEqual({
+        bad,
+        problems: [expect.stringMatching(/^CORS_ORIGINS entries must be origins/)],
+      });
+    }
+  });
+
   test('production requires a JWT secret', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
   });

@@ -12,6 +12,7 @@ import {
   type PaymentListPage,
   type PaymentListQuery,
 } from '../../payment-gateway';
+import type { GatewayCallObserver } from '../../../observability/app-metrics';
 import { mapPortOneV1Failure, type PortOneV1Operation } from './portone-v1.errors';
 
 export interface PortOneV1ClientOptions {
@@ -21,6 +22,8 @@ export interface PortOneV1ClientOptions {
   connectTimeoutMs: number;
   responseTimeoutMs: number;
   logger?: Logger;
+  /** Told about every HTTP call (operation, outcome, duration): the metrics' hook, beside the log line. */
+  onCall?: GatewayCallObserver;
 }
 
 interface V1Envelope<T> {
@@ -241,6 +244,7 @@ export class PortOneV1Client implements PaymentGateway {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await response.text();
+      this.observe(operation, `${Math.floor(response.status / 100)}xx`, started);
       this.options.logger?.info(
         { portone: { method, path: logPath, status: response.status, ms: Math.round(performance.now() - started) } },
         'PortOne call',
@@ -251,8 +255,13 @@ export class PortOneV1Client implements PaymentGateway {
       const message = error instanceof Error ? error.message : String(error);
       this.options.logger?.warn({ portone: { method, path: logPath, error: code ?? message, ms: Math.round(performance.now() - started) } }, 'PortOne call failed');
       const timedOut = error instanceof FetchError && error.type === 'request-timeout';
+      this.observe(operation, timedOut ? 'timeout' : 'network', started);
       throw mapPortOneV1Failure(operation, { kind: 'network', code: timedOut ? 'ETIMEDOUT' : code, message, requestSent: timedOut || !NOT_SENT.has(code ?? '') });
     }
+  }
+
+  private observe(operation: PortOneV1Operation, outcome: string, started: number): void {
+    this.options.onCall?.({ gateway: 'portone_v1', endpoint: operation, outcome, seconds: (performance.now() - started) / 1000 });
   }
 }
 
