@@ -188,28 +188,16 @@ export class ModelSystem {
       }
       const balance = payment.amount - payment.cancel_amount;
       if (payment.status !== 'paid' || balance <= 0) return `nothing to cancel (${payment.status})`;
+      // The merchant console: cancels part of it and sends the `cancelled` notification, as PortOne does.
+      // (A partial cancel that leaves the status `paid` and sends no notification is invisible to V1's
+      // listings; the README says so.)
       const amount = Math.max(1, Math.floor(balance / 5));
-      const token = await this.portOneToken();
-      const response = await fetch(`${this.simulator.url}/payments/cancel`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ imp_uid: impUid, amount, reason: 'merchant console: partial cancel' }),
-      });
-      const body = (await response.json()) as { code: number; message: string | null };
-      return body.code === 0 ? `partial cancel of ${amount} applied` : `rejected: ${body.message}`;
+      await this.control.consoleCancel(impUid, amount);
+      await this.waitForWebhookAnswered(impUid, 0);
+      return `partial cancel of ${amount} applied`;
     } finally {
       this.simulator.state.faults = [...this.simulator.state.faults, ...faults];
     }
-  }
-
-  private async portOneToken(): Promise<string> {
-    const response = await fetch(`${this.simulator.url}/users/getToken`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ imp_key: SIM_IMP_KEY, imp_secret: SIM_IMP_SECRET }),
-    });
-    const body = (await response.json()) as { response: { access_token: string } };
-    return body.response.access_token;
   }
 
   /** Waits (bounded) until a notification PortOne sent for this payment got an answer, then for the queue. */
