@@ -46,6 +46,7 @@ export interface ReconciliationReport {
 
 /** V1 answers at most 90 days per listing call. */
 const MAX_WINDOW_MS = 89 * 86_400_000;
+const CURSOR_HOLD_LIMIT_MS = 86_400_000;
 const SWEPT_LISTINGS: Array<PaymentListQuery['status']> = ['paid', 'cancelled', 'ready'];
 
 type DecidedRow = { gateway_payment_id: string; decision: string; amount: string; reservation_status: string; refund_status: string | null };
@@ -107,6 +108,10 @@ export class ReconciliationService {
     const pending: Array<[number, number]> = [];
     for (let to = now; to > start; to = Math.max(start, to - MAX_WINDOW_MS)) pending.push([Math.max(start, to - MAX_WINDOW_MS), to]);
     let calls = 0;
+    // Once a payment of a window could not be settled, later windows are still read and settled, but the
+    // cursor stays before it, so the next run lists it again (the queued job may settle it first). A
+    // payment failing for longer than a day no longer holds the sweep back: the queue keeps it.
+    let holdCursor = false;
     while (pending.length > 0 && calls < this.policy.sweepMaxPagesPerRun) {
       const [from, to] = pending.pop()!;
       const payments: GatewayPayment[] = [];
@@ -135,8 +140,9 @@ export class ReconciliationService {
       if (split) continue;
       if (page !== null) return; // call budget spent inside this window: resume it next run
       report.listed += payments.length;
-      await this.settleListed(em, listing, payments, report);
-      await em.upsert(SweepCursor, { listing, sweptUntil: new Date(to), updatedAt: new Date() });
+      const failed = await this.settleListed(em, listing, payments, report);
+      if (failed > 0 && now - from < CURSOR_HOLD_LIMIT_MS) holdCursor = true;
+      if (!holdCursor) await em.upsert(SweepCursor, { listing, sweptUntil: new Date(to), updatedAt: new Date() });
     }
   }
 
@@ -149,15 +155,21 @@ export class ReconciliationService {
   }
 
   /** One query tells which listed payments of ours are undecided or recorded differently from what PortOne shows. */
-  private async settleListed(em: EntityManager, listing: PaymentListQuery['status'], payments: GatewayPayment[], report: ReconciliationReport) {
-    if (payments.length === 0) return;
+  /** Returns how many payments it could not settle now. */
+  private async settleListed(
+    em: EntityManager,
+    listing: PaymentListQuery['status'],
+    payments: GatewayPayment[],
+    report: ReconciliationReport,
+  ): Promise<number> {
+    if (payments.length === 0) return 0;
     const ours: Array<{ id: string; merchant_uid: string }> = await em.execute(
       'select id, merchant_uid from reservation where merchant_uid = any(array[?]::text[])',
       [payments.map((p) => p.merchantUid)],
     );
     const reservationOf = new Map(ours.map((r) => [r.merchant_uid, r.id]));
     const candidates = payments.filter((p) => reservationOf.has(p.merchantUid));
-    if (candidates.length === 0) return;
+    if (candidates.length === 0) return 0;
     const decided: DecidedRow[] = await em.execute(
       `select p.gateway_payment_id, p.decision, p.amount, r.status as reservation_status, f.status as refund_status
          from payment p join reservation r on r.id = p.reservation_id
@@ -166,6 +178,7 @@ export class ReconciliationService {
       [candidates.map((p) => p.gatewayPaymentId)],
     );
     const decisionOf = new Map(decided.map((d) => [d.gateway_payment_id, d]));
+    let failed = 0;
 
     for (const payment of candidates) {
       if (listing === 'ready') {
@@ -173,8 +186,9 @@ export class ReconciliationService {
         continue;
       }
       if (!this.disagrees(payment, decisionOf.get(payment.gatewayPaymentId))) continue;
-      await this.settleQuietly(payment.gatewayPaymentId, report);
+      if (!(await this.settleQuietly(payment.gatewayPaymentId, report))) failed += 1;
     }
+    return failed;
   }
 
   /** Whether what PortOne shows differs from what we recorded, so that settling it would change something. */
@@ -188,18 +202,21 @@ export class ReconciliationService {
     return false;
   }
 
-  private async settleQuietly(gatewayPaymentId: string, report: ReconciliationReport): Promise<void> {
+  /** Settles one payment; false when it could not be settled now (then it is queued to try again). */
+  private async settleQuietly(gatewayPaymentId: string, report: ReconciliationReport): Promise<boolean> {
     try {
       await this.settlement.settle(this.orm.em.fork(), gatewayPaymentId, { source: 'RECONCILIATION' });
       report.settled += 1;
+      return true;
     } catch (error) {
-      if (error instanceof AppError && ['PAYMENT_NOT_COMPLETED', 'PAYMENT_NOT_OURS', 'NOT_FOUND'].includes(error.code)) return;
+      if (error instanceof AppError && ['PAYMENT_NOT_COMPLETED', 'PAYMENT_NOT_OURS', 'NOT_FOUND'].includes(error.code)) return true;
       report.errors += 1;
       this.logger.warn({ err: error, gatewayPaymentId }, 'reconciliation could not settle a payment now; queued to try again');
-      // The cursor moves on; the queue (with its own backoff) owns this payment until it is settled.
+      // Two ways back to it: the queue (with its own backoff), and the sweep's cursor held before it.
       await scheduleSettlement(this.orm.em.fork(), gatewayPaymentId, 'RECONCILIATION', new Date(Date.now() + this.policy.intervalMs)).catch(
-        (queueError) => this.logger.error({ err: queueError, gatewayPaymentId }, 'could not queue a settlement; the next sweep overlap sees it again'),
+        (queueError) => this.logger.error({ err: queueError, gatewayPaymentId }, 'could not queue a settlement; the next sweep lists it again'),
       );
+      return false;
     }
   }
 

@@ -54,7 +54,7 @@ test('thirty payments spread over the last minute, webhooks lost, 4 per page: on
   expect(again.settled).toBe(0);
 });
 
-test('a payment the sweep could not settle (PortOne down for reads) is queued, and the cursor still moves', async () => {
+test('a payment the sweep could not settle (PortOne down for reads) is queued, and the cursor waits before it until it is settled', async () => {
   const event = await createEventViaApi(t);
   const hold = await t.gql(HoldSeatDocument, { input: { seatId: event.seats[0].id } }, { token: await t.tokenFor('buyer') });
   const impUid = await t.simulator.pay({ merchantUid: hold.data!.holdSeat.merchantUid, amount: hold.data!.holdSeat.amount });
@@ -66,8 +66,11 @@ test('a payment the sweep could not settle (PortOne down for reads) is queued, a
     .getConnection()
     .execute(`select 1 from graphile_worker._private_jobs where key = ?`, [`settle:${impUid}`]);
   expect(queued).toHaveLength(1);
+  // The cursor did not move past the window holding it: the next run lists it again.
+  expect(await t.orm.em.fork().findOne(SweepCursor, { listing: 'paid' })).toBeNull();
   await t.simulator.clearFaults();
   await t.app.services.reconciliation.run();
+  expect(await t.orm.em.fork().findOne(SweepCursor, { listing: 'paid' })).not.toBeNull();
   const reservation = await t.orm.em.fork().findOneOrFail(Reservation, hold.data!.holdSeat.id);
   expect(reservation.status).toBe(ReservationStatus.CONFIRMED);
 });
