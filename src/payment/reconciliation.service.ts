@@ -141,7 +141,7 @@ export class ReconciliationService {
       if (page !== null) return; // call budget spent inside this window: resume it next run
       report.listed += payments.length;
       const failed = await this.settleListed(em, listing, payments, report);
-      if (failed > 0 && now - from < CURSOR_HOLD_LIMIT_MS) holdCursor = true;
+      if (failed > 0 && now - to < CURSOR_HOLD_LIMIT_MS) holdCursor = true;
       if (!holdCursor) await em.upsert(SweepCursor, { listing, sweptUntil: new Date(to), updatedAt: new Date() });
     }
   }
