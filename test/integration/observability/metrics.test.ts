@@ -13,6 +13,8 @@ beforeAll(async () => {
   });
 });
 afterAll(() => t.close());
+// The refund gauges count the whole database: start from an empty one, whatever ran before in this worker.
+beforeEach(() => t.reset());
 
 /** `name{labels} value` lines of the Prometheus text format, by name and exact label set. */
 async function scrape(): Promise<(name: string, labels?: Record<string, string>) => number | undefined> {

@@ -170,8 +170,7 @@ export class ModelSystem {
   }
 
   /**
-   * A cancel made outside our server (merchant console, PG). A full one goes through the console; a
-   * partial one through PortOne's cancel API with a reason that is not ours. Injected faults are held
+   * A cancel made outside our server (the merchant console), full or partial. Injected faults are held
    * back meanwhile: they are meant for our server's calls.
    */
   async externalCancel(impUid: string, kind: 'full' | 'partial'): Promise<string> {
@@ -188,12 +187,12 @@ export class ModelSystem {
       }
       const balance = payment.amount - payment.cancel_amount;
       if (payment.status !== 'paid' || balance <= 0) return `nothing to cancel (${payment.status})`;
-      // The merchant console: cancels part of it and sends the `cancelled` notification, as PortOne does.
-      // (A partial cancel that leaves the status `paid` and sends no notification is invisible to V1's
-      // listings; the README says so.)
+      // The merchant console: cancels part of it and its `cancelled` notification reaches us (even for a
+      // payment whose own notifications were lost). A partial cancel that leaves the status `paid` AND
+      // whose notification is lost is invisible to V1's listings: the README names that blind spot.
       const amount = Math.max(1, Math.floor(balance / 5));
       await this.control.consoleCancel(impUid, amount);
-      await this.waitForWebhookAnswered(impUid, 0);
+      await this.sendWebhook(impUid, payment.merchant_uid, 'cancelled');
       return `partial cancel of ${amount} applied`;
     } finally {
       this.simulator.state.faults = [...this.simulator.state.faults, ...faults];
