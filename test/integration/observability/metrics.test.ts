@@ -13,8 +13,6 @@ beforeAll(async () => {
   });
 });
 afterAll(() => t.close());
-// The refund gauges count the whole database: start from an empty one, whatever ran before in this worker.
-beforeEach(() => t.reset());
 
 /** `name{labels} value` lines of the Prometheus text format, by name and exact label set. */
 async function scrape(): Promise<(name: string, labels?: Record<string, string>) => number | undefined> {
@@ -44,6 +42,8 @@ async function holdPayConfirm(seatIndex: number, amountDelta: number) {
 }
 
 test('a refund moves the refund gauges, the oldest-age gauge, confirm outcomes and gateway latency', async () => {
+  // The refund gauges count the whole database: start from an empty one, whatever ran before in this worker.
+  await t.reset();
   const before = await scrape();
   expect(before('booking_refunds_needs_attention')).toBe(0);
   expect(before('booking_refund_oldest_pending_age_seconds')).toBe(0);
