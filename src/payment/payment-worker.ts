@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../graphql/errors';
 import type { PaymentSettlementService, SettlementSource } from './payment-settlement.service';
 import type { ReconciliationService } from './reconciliation.service';
-import { REFUND_ATTEMPT_TASK, scheduleRefundAttempt } from './refund-queue';
+import { REFUND_ATTEMPT_TASK, scheduleRefundLookAgain } from './refund-queue';
 import { RECONCILE_TASK, releaseStaleJobLocks, scheduleReconciliation, SETTLE_PAYMENT_TASK } from './settlement-queue';
 import { RefundStatus } from './refund.entity';
 import type { RefundService } from './refund.service';
@@ -112,7 +112,7 @@ export async function startPaymentWorker(options: {
     if (refund?.status === RefundStatus.PENDING && refund.attemptLeaseUntil) {
       // Another worker holds the attempt, or held it and died: look again when its lease runs out.
       const lookAgainAt = new Date(refund.attemptLeaseUntil.getTime() + 100);
-      await orm.em.fork().transactional((tx) => scheduleRefundAttempt(tx, refundId, lookAgainAt));
+      await orm.em.fork().transactional((tx) => scheduleRefundLookAgain(tx, refundId, lookAgainAt));
     }
   };
 

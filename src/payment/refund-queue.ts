@@ -8,9 +8,22 @@ export const REFUND_ATTEMPT_TASK = 'refund-attempt';
  * per refund (job_key); scheduling again moves it.
  */
 export async function scheduleRefundAttempt(tx: EntityManager, refundId: string, runAt: Date): Promise<void> {
+  await addRefundJob(tx, refundId, runAt, 'replace');
+}
+
+/**
+ * A job that found another attempt holding the lease looks again when the lease runs out, unless a
+ * job is already waiting: that attempt has just scheduled its own next try (its backoff), and moving
+ * it to the end of the lease would stall the refund for the whole lease.
+ */
+export async function scheduleRefundLookAgain(tx: EntityManager, refundId: string, runAt: Date): Promise<void> {
+  await addRefundJob(tx, refundId, runAt, 'preserve_run_at');
+}
+
+async function addRefundJob(tx: EntityManager, refundId: string, runAt: Date, mode: 'replace' | 'preserve_run_at'): Promise<void> {
   await tx.execute(
-    `select graphile_worker.add_job(?, json_build_object('refundId', ?::text), run_at := ?::timestamptz, max_attempts := 25, job_key := ?)`,
-    [REFUND_ATTEMPT_TASK, refundId, runAt.toISOString(), `refund:${refundId}`],
+    `select graphile_worker.add_job(?, json_build_object('refundId', ?::text), run_at := ?::timestamptz, max_attempts := 25, job_key := ?, job_key_mode := ?)`,
+    [REFUND_ATTEMPT_TASK, refundId, runAt.toISOString(), `refund:${refundId}`, mode],
   );
 }
 
