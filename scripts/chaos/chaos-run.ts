@@ -7,7 +7,7 @@ import { findFreePort } from '../../src/free-port';
 import { startPortOneSimulator, type PortOneSimulator } from '../../src/gateway/portone/sim/portone-simulator';
 import { SimulatorControlClient } from '../../src/gateway/portone/sim/simulator-control.client';
 import type { Fault, FaultKind, SimulatorEndpoint } from '../../src/gateway/portone/sim/simulator-state';
-import { migrateJobQueue } from '../../src/payment/payment-worker';
+import { migrateJobQueue } from '../../src/payment/adapters/payment-worker';
 import { checkMoneyInvariants, countByClass, type Violation } from '../../test/support/money-invariants-v2';
 import { ServerInstance } from './server-instance';
 

@@ -1,5 +1,5 @@
 import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
-import { AppError, forbidden, unauthenticated } from '../graphql/errors';
+import { AppError, forbidden, unauthenticated } from '../errors';
 
 /** Who is calling: a buyer (possibly an admin), a partner (API key), or nobody. */
 export type Viewer =

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError } from '../graphql/errors';
+import { AppError } from '../errors';
 import type { PartnerService } from '../partner/partner.service';
 import type { JwtIdentity, Viewer } from './identity';
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../clock';
-import { badUserInput } from '../graphql/errors';
+import { badUserInput } from '../errors';
 import { instantIdCursor, pageFromCursor, pageRequest, type Page, type PageArgs } from '../graphql/pagination';
 import type { CreateEventInput } from './booking.types';
 import { Event } from './event.entity';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../clock';
-import { AppError, badUserInput, forbidden, notFound } from '../graphql/errors';
+import { AppError, badUserInput, forbidden, notFound } from '../errors';
 import { instantIdCursor, pageFromCursor, pageRequest, type Page, type PageArgs } from '../graphql/pagination';
 import { isUuid } from './event.service';
 import { Reservation, ReservationStatus } from './reservation.entity';

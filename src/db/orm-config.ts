@@ -3,13 +3,13 @@ import { Migrator } from '@mikro-orm/migrations';
 import { Event } from '../booking/event.entity';
 import { Reservation } from '../booking/reservation.entity';
 import { Seat } from '../booking/seat.entity';
-import { Payment } from '../payment/payment.entity';
-import { PaymentEvent } from '../payment/payment-event.entity';
-import { Refund } from '../payment/refund.entity';
+import { Payment } from '../payment/settlement/payment.entity';
+import { PaymentEvent } from '../payment/event-log/payment-event.entity';
+import { Refund } from '../payment/refunds/refund.entity';
 import { Partner } from '../partner/partner.entity';
-import { SweepCursor } from '../payment/sweep-cursor.entity';
-import { WebhookDelivery } from '../payment/webhook-delivery.entity';
-import { VirtualAccount } from '../payment/virtual-account.entity';
+import { SweepCursor } from '../payment/reconciliation/sweep-cursor.entity';
+import { WebhookDelivery } from '../payment/adapters/webhook-delivery.entity';
+import { VirtualAccount } from '../payment/reconciliation/virtual-account.entity';
 
 export const entities = [Event, Seat, Reservation, Payment, Refund, PaymentEvent, Partner, SweepCursor, VirtualAccount, WebhookDelivery];
 

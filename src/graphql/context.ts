@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Viewer } from '../auth/identity';
 import { createBookingLoaders } from '../booking/booking.loaders';
 import type { BuyerLimitedOperation } from '../http/rate-limits';
-import { createPaymentLoaders } from '../payment/payment.loaders';
+import { createPaymentLoaders } from '../payment/graphql/payment.loaders';
 
 export type Locale = 'ko' | 'en';
 

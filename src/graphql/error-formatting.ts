@@ -3,7 +3,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { ArgumentValidationError, getMetadataStorage } from 'type-graphql';
 import type { ValidationError } from 'class-validator';
-import { AppError } from './errors';
+import { AppError } from '../errors';
 
 /** Codes produced by Apollo/graphql-js for malformed requests; safe to show as they are. */
 const REQUEST_ERROR_CODES = new Set([

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { BREAK, Kind, visit, type DocumentNode, type ValueNode } from 'graphql';
-import { AppError } from './errors';
+import { AppError } from '../errors';
 
 const NUL = '\u0000';
 

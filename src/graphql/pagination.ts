@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ArgsType, Field, Int, ObjectType, type ClassType } from 'type-graphql';
-import { badUserInput } from './errors';
+import { badUserInput } from '../errors';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;

@@ -1,15 +1,15 @@
 import 'reflect-metadata';
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
-import { ERROR_CODES } from './errors';
+import { ERROR_CODES } from '../errors';
 import { buildSchema, type ContainerType } from 'type-graphql';
 import { EventResolver, SeatResolver } from '../booking/event.resolver';
 import { ReservationResolver } from '../booking/reservation.resolver';
 import type { EventService } from '../booking/event.service';
 import type { ReservationService } from '../booking/reservation.service';
-import type { PaymentEventLog } from '../payment/payment-event-log';
-import { PaymentResolver, ReservationRefundResolver } from '../payment/payment.resolver';
-import type { PaymentSettlementService } from '../payment/payment-settlement.service';
-import type { RefundService } from '../payment/refund.service';
+import type { PaymentEventLog } from '../payment/event-log/payment-event-log';
+import { PaymentResolver, ReservationRefundResolver } from '../payment/graphql/payment.resolver';
+import type { PaymentSettlementService } from '../payment/settlement/payment-settlement.service';
+import type { RefundService } from '../payment/refunds/refund.service';
 import { PartnerResolver } from '../partner/partner.resolver';
 import type { PartnerService } from '../partner/partner.service';
 

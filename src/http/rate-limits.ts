@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { HttpConfig } from '../config';
 import { isAnonymousCaller } from '../auth/request-viewer';
-import { AppError } from '../graphql/errors';
+import { AppError } from '../errors';
 
 type RateLimits = HttpConfig['rateLimit'];
 

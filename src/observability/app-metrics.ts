@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ReconciliationReport } from '../payment/reconciliation.service';
+import type { ReconciliationReport } from '../payment/reconciliation/reconciliation.service';
 
 /** One call to a payment gateway, as its client saw it. */
 export interface GatewayCallObservation {

@@ -1,6 +1,6 @@
-import { AppError } from '../graphql/errors';
-import type { PaymentSettlementService } from '../payment/payment-settlement.service';
-import type { ReconciliationService } from '../payment/reconciliation.service';
+import { AppError } from '../errors';
+import type { PaymentSettlementService } from '../payment/settlement/payment-settlement.service';
+import type { ReconciliationService } from '../payment/reconciliation/reconciliation.service';
 import type { AppMetrics } from './app-metrics';
 
 /**

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import { requireAdmin, requirePartner } from '../auth/identity';
 import type { Reservation } from '../booking/reservation.entity';
 import type { RequestContext } from '../graphql/context';
-import { RefundView } from '../payment/payment.types';
+import { RefundView } from '../payment/graphql/payment.types';
 import type { PartnerService } from './partner.service';
 import { BookingStatusView, CreatePartnerInput, PartnerCreated, PartnerView } from './partner.types';
 

@@ -5,7 +5,7 @@ import { Event } from '../booking/event.entity';
 import { isUuid } from '../booking/event.service';
 import { Reservation } from '../booking/reservation.entity';
 import type { Clock } from '../clock';
-import { badUserInput, notFound, unauthenticated } from '../graphql/errors';
+import { badUserInput, notFound, unauthenticated } from '../errors';
 import { Partner } from './partner.entity';
 
 export const MAX_BOOKING_STATUS_BATCH = 100;

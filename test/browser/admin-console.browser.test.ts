@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { Refund, RefundStatus } from '../../src/payment/refund.entity';
+import { Refund, RefundStatus } from '../../src/payment/refunds/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../generated/graphql';
 import { browserTestsAvailable, launchChromium } from '../support/browser';
 import { createEventViaApi } from '../support/fixtures';

@@ -1,6 +1,6 @@
 import { Reservation } from '../../src/booking/reservation.entity';
-import { pollAfterSeconds } from '../../src/payment/payment.types';
-import { Refund, RefundStatus } from '../../src/payment/refund.entity';
+import { pollAfterSeconds } from '../../src/payment/graphql/payment.types';
+import { Refund, RefundStatus } from '../../src/payment/refunds/refund.entity';
 import { CheckoutConfirmDocument, CheckoutHoldDocument, CheckoutReservationStatusDocument } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
 import { startTestApp, type TestApp } from '../support/test-app';

@@ -1,6 +1,6 @@
 import { Reservation, ReservationStatus } from '../../src/booking/reservation.entity';
-import { Payment, PaymentDecision } from '../../src/payment/payment.entity';
-import { Refund, RefundReason } from '../../src/payment/refund.entity';
+import { Payment, PaymentDecision } from '../../src/payment/settlement/payment.entity';
+import { Refund, RefundReason } from '../../src/payment/refunds/refund.entity';
 import {
   BookingStatusDocument,
   BookingStatusesDocument,

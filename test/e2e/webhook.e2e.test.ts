@@ -1,7 +1,7 @@
 import fetch from 'node-fetch';
 import { Reservation, ReservationStatus } from '../../src/booking/reservation.entity';
-import { Payment } from '../../src/payment/payment.entity';
-import { Refund, RefundStatus } from '../../src/payment/refund.entity';
+import { Payment } from '../../src/payment/settlement/payment.entity';
+import { Refund, RefundStatus } from '../../src/payment/refunds/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
 import { expectMoneyInvariants } from '../support/money-invariants';

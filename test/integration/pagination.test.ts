@@ -5,8 +5,8 @@ import { Reservation, ReservationStatus } from '../../src/booking/reservation.en
 import * as seatPages from '../../src/booking/seat-pages';
 import { Seat } from '../../src/booking/seat.entity';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../src/graphql/pagination';
-import { PaymentEvent } from '../../src/payment/payment-event.entity';
-import { Refund, RefundReason, RefundStatus } from '../../src/payment/refund.entity';
+import { PaymentEvent } from '../../src/payment/event-log/payment-event.entity';
+import { Refund, RefundReason, RefundStatus } from '../../src/payment/refunds/refund.entity';
 import {
   CreateEventDocument,
   EventsDocument,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { buildSchema, isAbstractType, isInputObjectType, isInterfaceType, isObjectType } from 'graphql';
-import { ERROR_CODES } from '../../src/graphql/errors';
+import { ERROR_CODES } from '../../src/errors';
 import { emitSchemaSdl, SCHEMA_FILE } from '../../src/graphql/schema-artifact';
 import { openTestDatabase } from '../support/test-database';
 

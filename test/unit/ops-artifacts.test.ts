@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { parse } from 'yaml';
 import { AppMetrics } from '../../src/observability/app-metrics';
-import { registerRefundMetrics } from '../../src/payment/refund-metrics';
+import { registerRefundMetrics } from '../../src/payment/refunds/refund-metrics';
 
 /**
  * The shipped Prometheus rules and Grafana dashboard stay valid and only name metrics the server exports.

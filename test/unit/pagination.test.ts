@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { AppError } from '../../src/graphql/errors';
+import { AppError } from '../../src/errors';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, encodeCursor, instantIdCursor, pageRequest } from '../../src/graphql/pagination';
 
 const kind = instantIdCursor('thing');

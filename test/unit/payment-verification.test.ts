@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { ReservationStatus } from '../../src/booking/reservation.entity';
 import { gatewayBalance, type GatewayPayment } from '../../src/gateway/payment-gateway';
-import { verifyPayment, type ReservationFacts } from '../../src/payment/payment-verification';
-import { RefundReason } from '../../src/payment/refund.entity';
+import { verifyPayment, type ReservationFacts } from '../../src/payment/settlement/payment-verification';
+import { RefundReason } from '../../src/payment/refunds/refund.entity';
 
 const now = new Date('2026-12-01T12:00:00Z');
 const live = { allowSandbox: false };

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ERROR_CODES } from '../../src/graphql/errors';
+import { ERROR_CODES } from '../../src/errors';
 
 /** The README's table of `extensions.code` values is the one clients read first: it lists every code the server sends. */
 test('README lists every extensions.code with its meaning', () => {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { DUPLICATE_SIGNAL_WINDOW_MS, GracefulShutdown } from '../../src/shutdown';
-import { workerLogFields } from '../../src/payment/payment-worker';
+import { workerLogFields } from '../../src/payment/adapters/payment-worker';
 
 function harness(timeoutMs = 1000) {
   const lines: Array<{ level: number; msg: string; err?: { message: string }; step?: string }> = [];

@@ -1,5 +1,5 @@
 import fetch from 'node-fetch';
-import { Refund, RefundStatus } from '../../../src/payment/refund.entity';
+import { Refund, RefundStatus } from '../../../src/payment/refunds/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { startTestApp, type TestApp } from '../../support/test-app';

@@ -1,6 +1,6 @@
 import fetch from 'node-fetch';
 import { Reservation, ReservationStatus } from '../../../src/booking/reservation.entity';
-import { Refund, RefundStatus } from '../../../src/payment/refund.entity';
+import { Refund, RefundStatus } from '../../../src/payment/refunds/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument, PaymentEventsDocument, RefundsDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';

@@ -1,5 +1,5 @@
 import { Reservation, ReservationStatus } from '../../../src/booking/reservation.entity';
-import { Refund, RefundStatus } from '../../../src/payment/refund.entity';
+import { Refund, RefundStatus } from '../../../src/payment/refunds/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';

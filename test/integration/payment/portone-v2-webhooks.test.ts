@@ -5,8 +5,8 @@ import { Reservation, ReservationStatus } from '../../../src/booking/reservation
 import { Failpoints } from '../../../src/failpoints';
 import { newWebhookSecret } from '../../../src/gateway/portone/sim/v2/portone-v2-simulator';
 import { PortOneV2Client } from '../../../src/gateway/portone/v2/portone-v2.client';
-import { PaymentSettlementService } from '../../../src/payment/payment-settlement.service';
-import { Refund, RefundStatus } from '../../../src/payment/refund.entity';
+import { PaymentSettlementService } from '../../../src/payment/settlement/payment-settlement.service';
+import { Refund, RefundStatus } from '../../../src/payment/refunds/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariantsV2 } from '../../support/money-invariants-portone-v2';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { scheduleRefundAttempt, scheduleRefundLookAgain } from '../../../src/payment/refund-queue';
+import { scheduleRefundAttempt, scheduleRefundLookAgain } from '../../../src/payment/refunds/refund-queue';
 import { startTestApp, type TestApp } from '../../support/test-app';
 
 /**

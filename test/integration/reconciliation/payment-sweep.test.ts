@@ -1,5 +1,5 @@
 import { Reservation, ReservationStatus } from '../../../src/booking/reservation.entity';
-import { SweepCursor } from '../../../src/payment/sweep-cursor.entity';
+import { SweepCursor } from '../../../src/payment/reconciliation/sweep-cursor.entity';
 import { HoldSeatDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';

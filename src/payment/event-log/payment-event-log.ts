@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { isUuid } from '../booking/event.service';
-import { badUserInput } from '../graphql/errors';
-import { cursorPart, pageFromCursor, pageRequest, type CursorKind, type Page, type PageArgs } from '../graphql/pagination';
+import { isUuid } from '../../booking/event.service';
+import { badUserInput } from '../../errors';
+import { cursorPart, pageFromCursor, pageRequest, type CursorKind, type Page, type PageArgs } from '../../graphql/pagination';
 import { PaymentEvent } from './payment-event.entity';
 
 export interface PaymentEventEntry {

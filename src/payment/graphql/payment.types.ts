@@ -1,8 +1,8 @@
 import { Field, ID, InputType, Int, ObjectType, createUnionType, registerEnumType } from 'type-graphql';
 import { IsUUID, Length, Matches } from 'class-validator';
-import { ReservationView } from '../booking/booking.types';
-import type { PaymentEvent } from './payment-event.entity';
-import { type Refund, RefundReason, RefundStatus } from './refund.entity';
+import { ReservationView } from '../../booking/booking.types';
+import type { PaymentEvent } from '../event-log/payment-event.entity';
+import { type Refund, RefundReason, RefundStatus } from '../refunds/refund.entity';
 
 registerEnumType(RefundStatus, {
   name: 'RefundStatus',

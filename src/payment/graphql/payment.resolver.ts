@@ -1,12 +1,12 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
-import { isAdmin, requireAdmin, requireUser } from '../auth/identity';
-import { LimitPerBuyer } from '../graphql/buyer-rate-limit.middleware';
-import { ReservationView } from '../booking/booking.types';
-import type { RequestContext } from '../graphql/context';
-import { mapPage, PageArgs, type Page } from '../graphql/pagination';
+import { isAdmin, requireAdmin, requireUser } from '../../auth/identity';
+import { LimitPerBuyer } from '../../graphql/buyer-rate-limit.middleware';
+import { ReservationView } from '../../booking/booking.types';
+import type { RequestContext } from '../../graphql/context';
+import { mapPage, PageArgs, type Page } from '../../graphql/pagination';
 import { PaymentEventPage, RefundPage } from './payment-pages.types';
-import type { PaymentEventLog } from './payment-event-log';
-import type { PaymentSettlementService } from './payment-settlement.service';
+import type { PaymentEventLog } from '../event-log/payment-event-log';
+import type { PaymentSettlementService } from '../settlement/payment-settlement.service';
 import {
   ConfirmPaymentInput,
   ConfirmPaymentResult,
@@ -16,9 +16,9 @@ import {
   ProvideRefundAccountInput,
   RefundView,
 } from './payment.types';
-import { RefundStatus } from './refund.entity';
-import { refundMessage } from './refund-messages';
-import type { RefundService } from './refund.service';
+import { RefundStatus } from '../refunds/refund.entity';
+import { refundMessage } from '../refunds/refund-messages';
+import type { RefundService } from '../refunds/refund.service';
 
 @Resolver()
 export class PaymentResolver {

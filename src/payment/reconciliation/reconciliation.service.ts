@@ -1,15 +1,15 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { Reservation, ReservationStatus } from '../booking/reservation.entity';
-import type { Clock } from '../clock';
-import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway, type PaymentListQuery } from '../gateway/payment-gateway';
-import { AppError } from '../graphql/errors';
-import type { PaymentEventLog } from './payment-event-log';
-import { paymentState, type VerificationPolicy } from './payment-verification';
-import type { PaymentSettlementService } from './payment-settlement.service';
-import { RefundStatus } from './refund.entity';
-import { scheduleRefundAttempt } from './refund-queue';
-import { releaseStaleJobLocks, scheduleSettlement } from './settlement-queue';
+import { Reservation, ReservationStatus } from '../../booking/reservation.entity';
+import type { Clock } from '../../clock';
+import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway, type PaymentListQuery } from '../../gateway/payment-gateway';
+import { AppError } from '../../errors';
+import type { PaymentEventLog } from '../event-log/payment-event-log';
+import { paymentState, type VerificationPolicy } from '../settlement/payment-verification';
+import type { PaymentSettlementService } from '../settlement/payment-settlement.service';
+import { RefundStatus } from '../refunds/refund.entity';
+import { scheduleRefundAttempt } from '../refunds/refund-queue';
+import { releaseStaleJobLocks, scheduleSettlement } from '../settlement/settlement-queue';
 import { SweepCursor } from './sweep-cursor.entity';
 import { VirtualAccount } from './virtual-account.entity';
 

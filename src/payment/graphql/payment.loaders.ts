@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Payment, PaymentDecision } from './payment.entity';
-import { Refund } from './refund.entity';
+import { Payment, PaymentDecision } from '../settlement/payment.entity';
+import { Refund } from '../refunds/refund.entity';
 
 export interface ReservationMoney {
   /** The payment that backs the booking (the confirmed one), else the latest decided payment. */

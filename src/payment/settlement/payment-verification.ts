@@ -1,6 +1,6 @@
-import { ReservationStatus } from '../booking/reservation.entity';
-import { gatewayBalance, type GatewayPayment } from '../gateway/payment-gateway';
-import { RefundReason } from './refund.entity';
+import { ReservationStatus } from '../../booking/reservation.entity';
+import { gatewayBalance, type GatewayPayment } from '../../gateway/payment-gateway';
+import { RefundReason } from '../refunds/refund.entity';
 
 export const EXPECTED_CURRENCY = 'KRW';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DecimalType, Entity, Enum, ManyToOne, type Opt, PrimaryKey, Property, Unique } from '@mikro-orm/core';
-import { Reservation } from '../booking/reservation.entity';
-import { RefundReason } from './refund.entity';
+import { Reservation } from '../../booking/reservation.entity';
+import { RefundReason } from '../refunds/refund.entity';
 
 export enum PaymentDecision {
   CONFIRMED = 'CONFIRMED',

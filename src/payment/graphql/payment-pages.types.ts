@@ -1,4 +1,4 @@
-import { createPageType } from '../graphql/pagination';
+import { createPageType } from '../../graphql/pagination';
 import { PaymentEventView, RefundView } from './payment.types';
 
 export const RefundPage = createPageType('RefundPage', RefundView, 'A page of refunds, newest first.');

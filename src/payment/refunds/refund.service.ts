@@ -1,16 +1,16 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { Reservation, ReservationStatus } from '../booking/reservation.entity';
-import { isUuid } from '../booking/event.service';
-import type { Clock } from '../clock';
-import { transactionalWithRetry } from '../db/transaction-retry';
-import type { Failpoints } from '../failpoints';
-import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway } from '../gateway/payment-gateway';
-import { badUserInput, forbidden, notFound } from '../graphql/errors';
-import { instantIdCursor, pageFromCursor, pageRequest, type Page, type PageArgs } from '../graphql/pagination';
-import { Payment, PaymentDecision } from './payment.entity';
-import type { PaymentEventLog } from './payment-event-log';
+import { Reservation, ReservationStatus } from '../../booking/reservation.entity';
+import { isUuid } from '../../booking/event.service';
+import type { Clock } from '../../clock';
+import { transactionalWithRetry } from '../../db/transaction-retry';
+import type { Failpoints } from '../../failpoints';
+import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway } from '../../gateway/payment-gateway';
+import { badUserInput, forbidden, notFound } from '../../errors';
+import { instantIdCursor, pageFromCursor, pageRequest, type Page, type PageArgs } from '../../graphql/pagination';
+import { Payment, PaymentDecision } from '../settlement/payment.entity';
+import type { PaymentEventLog } from '../event-log/payment-event-log';
 import { Refund, RefundReason, RefundStatus } from './refund.entity';
 import { refundBackoffMs, scheduleRefundAttempt } from './refund-queue';
 

@@ -1,19 +1,19 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { Reservation, ReservationStatus } from '../booking/reservation.entity';
-import { Seat } from '../booking/seat.entity';
-import type { Clock } from '../clock';
-import { isConnectionFailure, transactionalWithRetry } from '../db/transaction-retry';
-import type { Failpoints } from '../failpoints';
-import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway } from '../gateway/payment-gateway';
-import { AppError, notFound } from '../graphql/errors';
+import { Reservation, ReservationStatus } from '../../booking/reservation.entity';
+import { Seat } from '../../booking/seat.entity';
+import type { Clock } from '../../clock';
+import { isConnectionFailure, transactionalWithRetry } from '../../db/transaction-retry';
+import type { Failpoints } from '../../failpoints';
+import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway } from '../../gateway/payment-gateway';
+import { AppError, notFound } from '../../errors';
 import { Payment, PaymentDecision } from './payment.entity';
-import type { PaymentEventLog } from './payment-event-log';
+import type { PaymentEventLog } from '../event-log/payment-event-log';
 import { paymentState, verifyPayment } from './payment-verification';
-import { Refund, RefundReason, RefundStatus } from './refund.entity';
-import type { RefundService } from './refund.service';
-import { VirtualAccount } from './virtual-account.entity';
+import { Refund, RefundReason, RefundStatus } from '../refunds/refund.entity';
+import type { RefundService } from '../refunds/refund.service';
+import { VirtualAccount } from '../reconciliation/virtual-account.entity';
 
 export type SettlementSource = 'CLIENT_CONFIRM' | 'WEBHOOK' | 'RECONCILIATION';
 

@@ -2,9 +2,9 @@ import formbody from '@fastify/formbody';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { transactionPaymentId, type PortOneV2WebhookVerifier } from '../gateway/portone/v2/portone-v2.webhook';
-import type { PaymentEventLog } from './payment-event-log';
-import { scheduleSettlement } from './settlement-queue';
+import { transactionPaymentId, type PortOneV2WebhookVerifier } from '../../gateway/portone/v2/portone-v2.webhook';
+import type { PaymentEventLog } from '../event-log/payment-event-log';
+import { scheduleSettlement } from '../settlement/settlement-queue';
 
 interface PortOneV1Notification {
   imp_uid?: unknown;

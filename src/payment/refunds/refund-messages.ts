@@ -1,4 +1,4 @@
-import type { Locale } from '../graphql/context';
+import type { Locale } from '../../graphql/context';
 import { RefundReason } from './refund.entity';
 
 const MESSAGES: Record<RefundReason, Record<Locale, string>> = {

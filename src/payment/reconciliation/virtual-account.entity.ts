@@ -1,5 +1,5 @@
 import { Entity, ManyToOne, type Opt, PrimaryKey, Property } from '@mikro-orm/core';
-import { Reservation } from '../booking/reservation.entity';
+import { Reservation } from '../../booking/reservation.entity';
 
 /**
  * A virtual account PortOne issued for one of our reservations and that nobody has paid into yet. When

@@ -2,13 +2,13 @@ import { Logger as WorkerLogger, run, runMigrations, type Task } from 'graphile-
 import { Pool } from 'pg';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { AppError } from '../graphql/errors';
-import type { PaymentSettlementService, SettlementSource } from './payment-settlement.service';
-import type { ReconciliationService } from './reconciliation.service';
-import { REFUND_ATTEMPT_TASK, scheduleRefundLookAgain } from './refund-queue';
-import { RECONCILE_TASK, releaseStaleJobLocks, scheduleReconciliation, SETTLE_PAYMENT_TASK } from './settlement-queue';
-import { RefundStatus } from './refund.entity';
-import type { RefundService } from './refund.service';
+import { AppError } from '../../errors';
+import type { PaymentSettlementService, SettlementSource } from '../settlement/payment-settlement.service';
+import type { ReconciliationService } from '../reconciliation/reconciliation.service';
+import { REFUND_ATTEMPT_TASK, scheduleRefundLookAgain } from '../refunds/refund-queue';
+import { RECONCILE_TASK, releaseStaleJobLocks, scheduleReconciliation, SETTLE_PAYMENT_TASK } from '../settlement/settlement-queue';
+import { RefundStatus } from '../refunds/refund.entity';
+import type { RefundService } from '../refunds/refund.service';
 
 /** A job still running when the shutdown deadline came: handed back to the queue, not a failure of the job. */
 export class StoppedByShutdown extends Error {

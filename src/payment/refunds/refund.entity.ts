@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Check, DecimalType, Entity, Enum, Index, ManyToOne, type Opt, PrimaryKey, Property } from '@mikro-orm/core';
-import { Reservation } from '../booking/reservation.entity';
+import { Reservation } from '../../booking/reservation.entity';
 
 export enum RefundStatus {
   PENDING = 'PENDING',
