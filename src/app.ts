@@ -110,7 +110,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     logger,
   );
   const verification = { allowSandbox: config.portone.allowSandbox };
-  const settlement = new PaymentSettlementService(orm, deps.gateway, refunds, paymentEvents, clock, failpoints, logger, {
+  const settlement = new PaymentSettlementService(deps.gateway, refunds, paymentEvents, clock, failpoints, logger, {
     ...verification,
     holdGraceMs: config.holdPaymentGraceMs,
     storeId: config.portone.version === 'v2' ? config.portone.storeId : undefined,

@@ -1,4 +1,5 @@
 import { AppError } from '../errors';
+import { refusalError } from '../payment/graphql/confirmation-refusals';
 import type { PaymentSettlementService } from '../payment/settlement/payment-settlement.service';
 import type { ReconciliationService } from '../payment/reconciliation/reconciliation.service';
 import type { AppMetrics } from './app-metrics';
@@ -20,7 +21,9 @@ export function instrumentServices(
       metrics.confirmOutcomes.inc(
         outcome.kind === 'CONFIRMED'
           ? { result: 'PaymentConfirmed', reason: 'NONE' }
-          : { result: 'PaymentRefunded', reason: outcome.refund.reason },
+          : outcome.kind === 'REFUNDED'
+            ? { result: 'PaymentRefunded', reason: outcome.refund.reason }
+            : { result: 'error', reason: refusalError(outcome).code },
       );
       return outcome;
     } catch (error) {

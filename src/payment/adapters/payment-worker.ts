@@ -2,7 +2,7 @@ import { Logger as WorkerLogger, run, runMigrations, type Task } from 'graphile-
 import { Pool } from 'pg';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { AppError } from '../../errors';
+import { isDecided } from '../settlement/settlement-outcome';
 import type { PaymentSettlementService, SettlementSource } from '../settlement/payment-settlement.service';
 import type { ReconciliationService } from '../reconciliation/reconciliation.service';
 import { REFUND_ATTEMPT_TASK, scheduleRefundLookAgain } from '../refunds/refund-queue';
@@ -118,17 +118,12 @@ export async function startPaymentWorker(options: {
 
   const settlePayment: Task = async (payload) => {
     const { gatewayPaymentId, source } = payload as { gatewayPaymentId: string; source: SettlementSource };
-    try {
-      await settlement.settle(orm.em.fork(), gatewayPaymentId, { source });
-    } catch (error) {
-      // Nothing to settle (not paid yet, or unknown to PortOne: a forged notification). A later
-      // notification or reconciliation picks up a payment that completes afterwards.
-      if (error instanceof AppError && ['PAYMENT_NOT_COMPLETED', 'NOT_FOUND', 'PAYMENT_NOT_OURS'].includes(error.code)) {
-        logger.info({ gatewayPaymentId, source, code: error.code }, 'queued settlement had nothing to settle');
-        return;
-      }
-      throw error;
-    }
+    const outcome = await settlement.settle(orm.em.fork(), gatewayPaymentId, { source });
+    // PortOne unreachable: fail the job, and graphile-worker tries again with its backoff.
+    if (outcome.kind === 'GATEWAY_UNAVAILABLE') throw new Error(`PortOne could not be reached to settle ${gatewayPaymentId}`);
+    // Nothing to settle (not paid yet, unknown to PortOne: a forged notification, not ours). A later
+    // notification or reconciliation picks up a payment that completes afterwards.
+    if (!isDecided(outcome)) logger.info({ gatewayPaymentId, source, outcome: outcome.kind }, 'queued settlement had nothing to settle');
   };
 
   const reconcile: Task = async () => {

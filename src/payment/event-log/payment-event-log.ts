@@ -48,6 +48,11 @@ export class PaymentEventLog {
       message: entry.message ?? null,
       details: entry.details ?? null,
     });
+    this.logOnly(entry);
+  }
+
+  /** The operator's log line of an entry whose row a hot-path statement wrote itself. */
+  logOnly(entry: PaymentEventEntry): void {
     this.logger.info({ paymentEvent: entry }, `${entry.kind} ${entry.outcome}`);
   }
 

@@ -1,3 +1,4 @@
+import { wrap } from '@mikro-orm/core';
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { isAdmin, requireAdmin, requireUser } from '../../auth/identity';
 import { LimitPerBuyer } from '../../graphql/buyer-rate-limit.middleware';
@@ -6,7 +7,10 @@ import type { RequestContext } from '../../graphql/context';
 import { mapPage, PageArgs, type Page } from '../../graphql/pagination';
 import { PaymentEventPage, RefundPage } from './payment-pages.types';
 import type { PaymentEventLog } from '../event-log/payment-event-log';
+import { ReservationStatus } from '../../booking/reservation.entity';
 import type { PaymentSettlementService } from '../settlement/payment-settlement.service';
+import { isDecided, type Decided } from '../settlement/settlement-outcome';
+import { refusalError } from './confirmation-refusals';
 import {
   ConfirmPaymentInput,
   ConfirmPaymentResult,
@@ -19,6 +23,22 @@ import {
 import { RefundStatus } from '../refunds/refund.entity';
 import { refundMessage } from '../refunds/refund-messages';
 import type { RefundService } from '../refunds/refund.service';
+
+/**
+ * The request's loaders get what the decision already loaded, so the answer's reservation, seat, event
+ * and refund cost no further query. Money is primed only where the decision is surely the latest word.
+ */
+function primeLoaders(ctx: RequestContext, outcome: Decided): void {
+  const seat = outcome.reservation.seat;
+  if (wrap(seat).isInitialized()) {
+    ctx.loaders.seatById.prime(seat.id, seat);
+    if (wrap(seat.event).isInitialized()) ctx.loaders.eventById.prime(seat.event.id, seat.event);
+  }
+  if (outcome.kind === 'CONFIRMED') ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: null });
+  else if (outcome.reservation.status !== ReservationStatus.CONFIRMED) {
+    ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: outcome.refund });
+  }
+}
 
 @Resolver()
 export class PaymentResolver {
@@ -37,6 +57,8 @@ export class PaymentResolver {
     @Ctx() ctx: RequestContext,
   ): Promise<typeof ConfirmPaymentResult> {
     const outcome = await this.settlement.confirmForBuyer(ctx.em, requireUser(ctx.viewer), input);
+    if (!isDecided(outcome)) throw refusalError(outcome);
+    primeLoaders(ctx, outcome);
     const reservation = ReservationView.from(outcome.reservation);
     if (outcome.kind === 'CONFIRMED') {
       return Object.assign(new PaymentConfirmed(), {

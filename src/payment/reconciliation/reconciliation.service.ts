@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Reservation, ReservationStatus } from '../../booking/reservation.entity';
 import type { Clock } from '../../clock';
 import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway, type PaymentListQuery } from '../../gateway/payment-gateway';
-import { AppError } from '../../errors';
+import { isDecided } from '../settlement/settlement-outcome';
 import type { PaymentEventLog } from '../event-log/payment-event-log';
 import { paymentState, type VerificationPolicy } from '../settlement/payment-verification';
 import type { PaymentSettlementService } from '../settlement/payment-settlement.service';
@@ -205,11 +205,11 @@ export class ReconciliationService {
   /** Settles one payment; false when it could not be settled now (then it is queued to try again). */
   private async settleQuietly(gatewayPaymentId: string, report: ReconciliationReport): Promise<boolean> {
     try {
-      await this.settlement.settle(this.orm.em.fork(), gatewayPaymentId, { source: 'RECONCILIATION' });
-      report.settled += 1;
+      const outcome = await this.settlement.settle(this.orm.em.fork(), gatewayPaymentId, { source: 'RECONCILIATION' });
+      if (outcome.kind === 'GATEWAY_UNAVAILABLE') throw new Error(`PortOne could not be reached to settle ${gatewayPaymentId}`);
+      if (isDecided(outcome)) report.settled += 1;
       return true;
     } catch (error) {
-      if (error instanceof AppError && ['PAYMENT_NOT_COMPLETED', 'PAYMENT_NOT_OURS', 'NOT_FOUND'].includes(error.code)) return true;
       report.errors += 1;
       this.logger.warn({ err: error, gatewayPaymentId }, 'reconciliation could not settle a payment now; queued to try again');
       // Two ways back to it: the queue (with its own backoff), and the sweep's cursor held before it.

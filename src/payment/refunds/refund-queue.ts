@@ -20,10 +20,12 @@ export async function scheduleRefundLookAgain(tx: EntityManager, refundId: strin
   await addRefundJob(tx, refundId, runAt, 'preserve_run_at');
 }
 
+export const refundJobKey = (refundId: string): string => `refund:${refundId}`;
+
 async function addRefundJob(tx: EntityManager, refundId: string, runAt: Date, mode: 'replace' | 'preserve_run_at'): Promise<void> {
   await tx.execute(
     `select graphile_worker.add_job(?, json_build_object('refundId', ?::text), run_at := ?::timestamptz, max_attempts := 25, job_key := ?, job_key_mode := ?)`,
-    [REFUND_ATTEMPT_TASK, refundId, runAt.toISOString(), `refund:${refundId}`, mode],
+    [REFUND_ATTEMPT_TASK, refundId, runAt.toISOString(), refundJobKey(refundId), mode],
   );
 }
 

@@ -12,7 +12,8 @@ import { instantIdCursor, pageFromCursor, pageRequest, type Page, type PageArgs 
 import { Payment, PaymentDecision } from '../settlement/payment.entity';
 import type { PaymentEventLog } from '../event-log/payment-event-log';
 import { Refund, RefundReason, RefundStatus } from './refund.entity';
-import { refundBackoffMs, scheduleRefundAttempt } from './refund-queue';
+import { markSucceeded, RefundAttempts } from './refund-attempts';
+import { scheduleRefundAttempt } from './refund-queue';
 
 export interface RefundPolicy {
   /** Transient failures are retried this long after the refund was decided (or an admin retried it). */
@@ -23,44 +24,43 @@ export interface RefundPolicy {
   attemptLeaseMs: number;
 }
 
-type AttemptResult =
-  | { kind: 'SUCCEEDED'; cancellationId: string | null; note: string }
-  /** Retrying may help (PortOne unreachable, outcome unknown, credentials refused for now). */
-  | { kind: 'RETRY'; error: string; errorKind: string }
-  /** Retrying as-is will not help: an operator (or the buyer's refund account) must act. */
-  | { kind: 'STUCK'; error: string; errorKind: string };
-
-/** Gateway failures worth another attempt later; everything else is a refusal an operator must see. */
-const TRANSIENT = new Set(['UNAVAILABLE', 'OUTCOME_UNKNOWN', 'MISCONFIGURED', 'INTERNAL']);
-
 /**
- * Drives refunds from PENDING to SUCCEEDED (or NEEDS_ATTENTION when retrying cannot help or the retry
- * window has passed).
- *
- * Every attempt first reads the payment back from the gateway: that resolves an earlier attempt whose
- * outcome was unknown and gives the balance for the cancel's guard, so a payment is never cancelled twice
- * or for more than was paid (I3). Success is decided on the balance read back, never on a status string.
- * No transaction is open while the gateway is called; a lease on the refund row, and the attempt number
- * that fences every write, keep two attempts from acting on one refund.
+ * Refund decisions and what people do with refunds: a refund row is created inside the decision that
+ * needs it, a buyer cancels a booking, an admin retries, a buyer gives a refund account, the sweep marks
+ * one done. Each attempt at PortOne is RefundAttempts' (fenced, leased, retried until SUCCEEDED or
+ * NEEDS_ATTENTION).
  */
 export class RefundService {
+  private readonly attempts: RefundAttempts;
+
   constructor(
     private readonly orm: MikroORM,
-    private readonly gateway: PaymentGateway,
+    gateway: PaymentGateway,
     private readonly events: PaymentEventLog,
     private readonly policy: RefundPolicy,
     private readonly clock: Clock,
-    private readonly failpoints: Failpoints,
-    private readonly logger: Logger,
-  ) {}
+    failpoints: Failpoints,
+    logger: Logger,
+  ) {
+    this.attempts = new RefundAttempts(orm, gateway, events, policy, clock, failpoints, logger);
+  }
 
-  /** Creates a refund and (when there is money to give back) its first queued attempt inside the caller's decision transaction. */
+  /**
+   * Creates a refund and (when there is money to give back) its queued attempt inside the caller's
+   * decision transaction. `claimFirstAttempt`: the caller attempts at once after commit (attemptClaimed),
+   * so the row starts leased to that attempt and the queued job is only the backup, due when the lease
+   * ends (a crash in between).
+   */
   async createInTransaction(
     tx: EntityManager,
     params: { reservation: Reservation; gatewayPaymentId: string; amount: number; currency?: string; reason: RefundReason },
+    options: { claimFirstAttempt?: boolean } = {},
   ): Promise<Refund> {
     const now = this.clock.now();
     const nothingToGiveBack = params.amount <= 0;
+    const leaseUntil = new Date(now.getTime() + this.policy.attemptLeaseMs);
+    const claimed = !nothingToGiveBack && options.claimFirstAttempt === true;
+    const backupAt = claimed ? new Date(leaseUntil.getTime() + 100) : new Date(now.getTime() + this.policy.backoffBaseMs);
     const refund = tx.create(Refund, {
       gatewayPaymentId: params.gatewayPaymentId,
       reservation: params.reservation,
@@ -70,36 +70,23 @@ export class RefundService {
       giveUpAt: new Date(now.getTime() + this.policy.retryWindowMs),
       createdAt: now,
       updatedAt: now,
+      ...(claimed ? { attempts: 1, attemptLeaseUntil: leaseUntil } : {}),
       // A 0-won payment: the decision stands, and there is nothing to cancel at PortOne.
-      ...(nothingToGiveBack ? { status: RefundStatus.SUCCEEDED, succeededAt: now } : {}),
+      ...(nothingToGiveBack ? { status: RefundStatus.SUCCEEDED, succeededAt: now } : { nextAttemptAt: backupAt }),
     });
-    await tx.flush();
-    if (nothingToGiveBack) return refund;
-    // The queued job is the durable path; the caller also attempts at once after commit, and the job
-    // then finds nothing left to do.
-    const backupAt = new Date(now.getTime() + this.policy.backoffBaseMs);
-    refund.nextAttemptAt = backupAt;
-    await scheduleRefundAttempt(tx, refund.id, backupAt);
+    // The queued job is the durable path; whoever attempts at once after commit leaves it nothing to do.
+    if (!nothingToGiveBack) await scheduleRefundAttempt(tx, refund.id, backupAt);
     return refund;
   }
 
   /** One cancel attempt; safe to call any number of times from anywhere. Returns the refund afterwards. */
-  async attempt(refundId: string): Promise<Refund | null> {
-    const claim = await this.claim(refundId);
-    if (!claim) return this.orm.em.fork().findOne(Refund, refundId);
+  attempt(refundId: string): Promise<Refund | null> {
+    return this.attempts.attempt(refundId);
+  }
 
-    let result: AttemptResult;
-    try {
-      result = await this.cancelAtGateway(claim);
-    } catch (error) {
-      if (isGatewayError(error)) {
-        result = { kind: TRANSIENT.has(error.kind) ? 'RETRY' : 'STUCK', error: error.message, errorKind: error.kind };
-      } else {
-        this.logger.error({ err: error, refundId }, 'unexpected error during a refund attempt');
-        result = { kind: 'RETRY', error: error instanceof Error ? error.message : String(error), errorKind: 'INTERNAL' };
-      }
-    }
-    return this.recordAttempt(claim, result);
+  /** The first attempt of a refund created with `claimFirstAttempt`, right after its decision committed. */
+  attemptClaimed(refund: Refund, payment: GatewayPayment): Promise<Refund> {
+    return this.attempts.attemptClaimed(refund, payment);
   }
 
   /**
@@ -177,7 +164,7 @@ export class RefundService {
       const now = this.clock.now();
       if (refund.reason === RefundReason.CANCELLED_AT_GATEWAY) await this.endBookingForRefund(tx, refund, now);
       const previous = refund.status;
-      this.succeed(refund, now, payment.cancellations[payment.cancellations.length - 1]?.cancellationId ?? null);
+      markSucceeded(refund, now, payment.cancellations[payment.cancellations.length - 1]?.cancellationId ?? null);
       this.events.add(tx, {
         kind: 'REFUND_STATUS',
         outcome: 'SUCCEEDED',
@@ -263,121 +250,5 @@ export class RefundService {
       reservation.status = ReservationStatus.CANCELLED;
       reservation.cancelledAt = now;
     }
-  }
-
-  private async claim(refundId: string) {
-    return transactionalWithRetry(this.orm.em, async (tx) => {
-      const refund = await tx.findOne(Refund, refundId, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (!refund || refund.status !== RefundStatus.PENDING) return null;
-      const now = this.clock.now();
-      if (refund.attemptLeaseUntil && refund.attemptLeaseUntil.getTime() > now.getTime()) return null;
-      refund.attempts += 1;
-      refund.attemptLeaseUntil = new Date(now.getTime() + this.policy.attemptLeaseMs);
-      return {
-        id: refund.id,
-        gatewayPaymentId: refund.gatewayPaymentId,
-        reason: refund.reason,
-        attempt: refund.attempts,
-        reservationId: refund.reservation.id,
-        refundAccount: refund.refundAccount,
-      };
-    });
-  }
-
-  private async cancelAtGateway(claim: {
-    id: string;
-    gatewayPaymentId: string;
-    reason: RefundReason;
-    refundAccount: Refund['refundAccount'];
-  }): Promise<AttemptResult> {
-    const current = await this.gateway.getPayment(claim.gatewayPaymentId);
-    const balance = gatewayBalance(current);
-    if (balance <= 0) {
-      const last = current.cancellations[current.cancellations.length - 1];
-      return { kind: 'SUCCEEDED', cancellationId: last?.cancellationId ?? null, note: 'PortOne shows nothing left to cancel' };
-    }
-    if (current.status === 'READY' || current.status === 'FAILED') {
-      return { kind: 'STUCK', errorKind: 'NOT_PAID', error: `payment is ${current.status} at PortOne; nothing can be cancelled` };
-    }
-    if (current.isVirtualAccount && !claim.refundAccount) {
-      return {
-        kind: 'STUCK',
-        errorKind: 'REFUND_ACCOUNT_NEEDED',
-        error: 'a virtual-account payment is refunded to a bank account: the buyer (provideRefundAccount) or an admin must give one',
-      };
-    }
-    // Everything still paid, with the balance as the guard: PortOne refuses if it changed meanwhile (I3).
-    try {
-      const after = await this.gateway.cancelPayment({
-        gatewayPaymentId: claim.gatewayPaymentId,
-        amount: balance,
-        expectedCancellableAmount: balance,
-        reason: `booking refund: ${claim.reason}`,
-        refundAccount: claim.refundAccount,
-        // One key per refund, the same on every retry (V2 Idempotency-Key; V1 ignores it).
-        idempotencyKey: `refund:${claim.id}`,
-        currency: current.currency,
-      });
-      this.failpoints.hit('after-cancel-sent');
-      if (gatewayBalance(after) > 0) {
-        // Accepted but not done (some PGs cancel asynchronously): the next attempt reads it back.
-        return { kind: 'RETRY', errorKind: 'CANCEL_PENDING', error: `PortOne accepted the cancel but ${gatewayBalance(after)} is still paid` };
-      }
-      const last = after.cancellations[after.cancellations.length - 1];
-      return { kind: 'SUCCEEDED', cancellationId: last?.cancellationId ?? null, note: `cancelled ${balance} ${current.currency}` };
-    } catch (error) {
-      if (!isGatewayError(error, 'ALREADY_CANCELLED')) throw error;
-      // Its word alone is not enough: success is a zero balance read back.
-      const readBack = await this.gateway.getPayment(claim.gatewayPaymentId);
-      if (gatewayBalance(readBack) <= 0) return { kind: 'SUCCEEDED', cancellationId: null, note: 'PortOne says it was already cancelled' };
-      return { kind: 'RETRY', errorKind: 'ALREADY_CANCELLED', error: `PortOne says already cancelled but ${gatewayBalance(readBack)} is still paid` };
-    }
-  }
-
-  private async recordAttempt(
-    claim: { id: string; gatewayPaymentId: string; attempt: number; reservationId: string },
-    result: AttemptResult,
-  ): Promise<Refund> {
-    return transactionalWithRetry(this.orm.em, async (tx) => {
-      const refund = await tx.findOneOrFail(Refund, claim.id, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      const now = this.clock.now();
-      const base = { refundId: refund.id, reservationId: claim.reservationId, gatewayPaymentId: claim.gatewayPaymentId };
-      const outcome = result.kind === 'SUCCEEDED' ? 'SUCCEEDED' : result.errorKind;
-      const message = result.kind === 'SUCCEEDED' ? result.note : result.error;
-      if (refund.attempts !== claim.attempt || refund.status !== RefundStatus.PENDING) {
-        // A newer attempt, an admin or the sweep acted meanwhile: this late answer is history, not state.
-        this.events.add(tx, { ...base, kind: 'CANCEL_ATTEMPT', outcome: `STALE_${outcome}`, message, details: { attempt: claim.attempt } });
-        if (result.kind === 'SUCCEEDED' && refund.status !== RefundStatus.SUCCEEDED) await scheduleRefundAttempt(tx, refund.id, now);
-        return refund;
-      }
-      refund.attemptLeaseUntil = null;
-      this.events.add(tx, { ...base, kind: 'CANCEL_ATTEMPT', outcome, message, details: { attempt: claim.attempt } });
-      if (result.kind === 'SUCCEEDED') {
-        this.succeed(refund, now, result.cancellationId);
-        return refund;
-      }
-      refund.lastError = `${result.errorKind}: ${result.error}`;
-      if (result.kind === 'STUCK' || now.getTime() >= refund.giveUpAt.getTime()) {
-        refund.status = RefundStatus.NEEDS_ATTENTION;
-        refund.nextAttemptAt = null;
-        const why = result.kind === 'STUCK' ? result.error : `still failing ${Math.round(this.policy.retryWindowMs / 60_000)} minutes after it was decided`;
-        this.events.add(tx, { ...base, kind: 'REFUND_STATUS', outcome: 'NEEDS_ATTENTION', message: why });
-        this.logger.error({ refundId: refund.id, gatewayPaymentId: claim.gatewayPaymentId, why }, 'refund needs attention');
-        return refund;
-      }
-      const delay = refundBackoffMs(refund.attempts, this.policy.backoffBaseMs, this.policy.backoffMaxMs);
-      refund.nextAttemptAt = new Date(Math.min(now.getTime() + delay, Math.max(now.getTime(), refund.giveUpAt.getTime())));
-      await scheduleRefundAttempt(tx, refund.id, refund.nextAttemptAt);
-      return refund;
-    });
-  }
-
-  private succeed(refund: Refund, now: Date, cancellationId: string | null): void {
-    refund.status = RefundStatus.SUCCEEDED;
-    refund.succeededAt = now;
-    refund.nextAttemptAt = null;
-    refund.attemptLeaseUntil = null;
-    refund.lastError = null;
-    refund.gatewayCancellationId = cancellationId ?? refund.gatewayCancellationId;
   }
 }

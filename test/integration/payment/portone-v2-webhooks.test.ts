@@ -178,7 +178,6 @@ describe("another store's payment", () => {
     // Even when a payment of another store is read (a secret that reaches several stores), it is not ours.
     const otherStoreClient = new PortOneV2Client({ baseUrl: t.v2!.url, apiSecret: t.v2!.apiSecret, storeId: SIM_V2_OTHER_STORE_ID, connectTimeoutMs: 2000, responseTimeoutMs: 5000 });
     const settlement = new PaymentSettlementService(
-      t.orm,
       otherStoreClient,
       t.app.services.refunds,
       t.app.services.paymentEvents,
@@ -187,7 +186,7 @@ describe("another store's payment", () => {
       pino({ level: 'silent' }),
       { allowSandbox: false, holdGraceMs: t.config.holdPaymentGraceMs, storeId: t.v2!.storeId },
     );
-    await expect(settlement.settle(t.orm.em.fork(), paymentId, { source: 'WEBHOOK' })).rejects.toMatchObject({ code: 'PAYMENT_NOT_OURS' });
+    await expect(settlement.settle(t.orm.em.fork(), paymentId, { source: 'WEBHOOK' })).resolves.toMatchObject({ kind: 'NOT_OURS' });
     expect(await reservationStatus(reservation.id)).toBe(ReservationStatus.HELD);
     expect((await t.v2!.control.ledger()).cancelRequests).toHaveLength(0);
     expect(await t.orm.em.fork().count(Refund, {})).toBe(0);

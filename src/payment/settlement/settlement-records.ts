@@ -1,0 +1,134 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Event } from '../../booking/event.entity';
+import { Reservation, ReservationStatus } from '../../booking/reservation.entity';
+import { Seat } from '../../booking/seat.entity';
+import type { GatewayPayment } from '../../gateway/payment-gateway';
+import { Refund } from '../refunds/refund.entity';
+import { VirtualAccount } from '../reconciliation/virtual-account.entity';
+import { Payment, PaymentDecision } from './payment.entity';
+import type { Decided } from './settlement-outcome';
+
+export interface LockedForDecision {
+  reservation: Reservation;
+  /** Loaded with its event: the request's loaders are primed with both. */
+  seat: Seat;
+}
+
+/**
+ * What settle reads and writes in PostgreSQL. The statements on a confirm's path are written by hand
+ * (one locking read, one insert that also detects a concurrent decision) because a ticket opening runs
+ * thousands of them a minute; the rows come back as managed entities, so the rest of the unit of work is
+ * ordinary MikroORM and one flush.
+ */
+export class SettlementRecords {
+  /** The reservation a buyer names, and whether this payment was decided before (one statement). */
+  async buyersReservation(
+    em: EntityManager,
+    reservationId: string,
+    gatewayPaymentId: string,
+  ): Promise<{ id: string; buyerId: string; merchantUid: string; paymentDecided: boolean } | null> {
+    const rows: Array<{ id: string; buyer_id: string; merchant_uid: string; decided: boolean }> = await em.execute(
+      `select r.id, r.buyer_id, r.merchant_uid, exists (select 1 from payment p where p.gateway_payment_id = ?) as decided
+         from reservation r where r.id = ?`,
+      [gatewayPaymentId, reservationId],
+    );
+    const row = rows[0];
+    return row ? { id: row.id, buyerId: row.buyer_id, merchantUid: row.merchant_uid, paymentDecided: row.decided } : null;
+  }
+
+  /**
+   * Locks the seat, then the reservation (the one lock order of the whole server, the same as holdSeat)
+   * in one statement: the materialized CTE takes the seat's lock before the outer query can lock the
+   * reservation, and the reservation comes back as its latest committed version.
+   */
+  async lockForDecision(tx: EntityManager, by: { merchantUid: string } | { reservationId: string }): Promise<LockedForDecision | null> {
+    const [column, value] = 'merchantUid' in by ? ['merchant_uid', by.merchantUid] : ['id', by.reservationId];
+    const rows: Array<{ reservation: Record<string, unknown>; seat: Record<string, unknown>; event: Record<string, unknown> }> =
+      await tx.execute(
+        `with locked_seat as materialized (
+           select s.* from seat s where s.id = (select seat_id from reservation where ${column} = ?) for update
+         )
+         select to_jsonb(r) as reservation, to_jsonb(ls) as seat, to_jsonb(e) as event
+           from reservation r
+           join locked_seat ls on ls.id = r.seat_id
+           join event e on e.id = ls.event_id
+          where r.${column} = ?
+            for update of r`,
+        [value, value],
+      );
+    if (rows.length === 0) return null;
+    tx.map(Event, rows[0].event);
+    const seat = tx.map(Seat, rows[0].seat);
+    const reservation = tx.map(Reservation, rows[0].reservation);
+    return { reservation, seat };
+  }
+
+  /** Other reservations occupying the seat (HELD or CONFIRMED): only a reservation no longer HELD can meet one. */
+  async othersOnSeat(tx: EntityManager, reservation: Reservation): Promise<Reservation[]> {
+    return tx.find(Reservation, {
+      seat: reservation.seat,
+      id: { $ne: reservation.id },
+      status: { $in: [ReservationStatus.HELD, ReservationStatus.CONFIRMED] },
+    });
+  }
+
+  /**
+   * The decision row, inserted first in its transaction: null when this payment was decided meanwhile
+   * (a webhook and the buyer's confirm at once). Nothing else was written then, and the caller reads the
+   * recorded decision instead (I5: one decision per payment, enforced by the unique gateway id).
+   */
+  async insertDecision(
+    tx: EntityManager,
+    payment: GatewayPayment,
+    reservation: Reservation,
+    decision: { decision: PaymentDecision; reason: Payment['refundReason']; decidedBy: string; at: Date },
+  ): Promise<Payment | null> {
+    const rows: Array<Record<string, unknown>> = await tx.execute(
+      `insert into payment (id, gateway_payment_id, reservation_id, merchant_uid, amount, currency, decision, refund_reason, decided_by, decided_at)
+       values (gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (gateway_payment_id) do nothing
+       returning *`,
+      [payment.gatewayPaymentId, reservation.id, payment.merchantUid, payment.amount, payment.currency, decision.decision, decision.reason, decision.decidedBy, decision.at],
+    );
+    return rows.length === 0 ? null : tx.map(Payment, rows[0]);
+  }
+
+  /**
+   * The decision already recorded for a payment, with its current refund state. A payment that backs a
+   * CONFIRMED booking reads as confirmed even when an operator's partial cancel needs attention.
+   */
+  async recordedOutcome(em: EntityManager, gatewayPaymentId: string): Promise<Decided | null> {
+    const payment = await em.findOne(Payment, { gatewayPaymentId }, { populate: ['reservation'] });
+    if (!payment) return null;
+    const backsBooking = payment.decision === PaymentDecision.CONFIRMED && payment.reservation.status === ReservationStatus.CONFIRMED;
+    const refund = backsBooking ? null : await em.findOne(Refund, { gatewayPaymentId });
+    if (refund) return { kind: 'REFUNDED', payment, reservation: payment.reservation, refund };
+    return { kind: 'CONFIRMED', payment, reservation: payment.reservation };
+  }
+
+  async reservationByMerchantUid(em: EntityManager, merchantUid: string): Promise<Reservation | null> {
+    return em.fork().findOne(Reservation, { merchantUid });
+  }
+
+  /** An issued virtual account, remembered so it can be revoked when the hold ends unpaid. */
+  async rememberVirtualAccount(em: EntityManager, gatewayPaymentId: string, reservationId: string, at: Date): Promise<void> {
+    await em
+      .fork()
+      .createQueryBuilder(VirtualAccount)
+      .insert({ gatewayPaymentId, reservation: reservationId, issuedAt: at })
+      .onConflict('gateway_payment_id')
+      .ignore()
+      .execute();
+  }
+
+  /** Schedules reconciliation's look at a reported order (first soon, then backing off); only on the failure path. */
+  async markReported(em: EntityManager, reservationId: string, at: Date): Promise<void> {
+    await em
+      .fork()
+      .nativeUpdate(
+        Reservation,
+        { id: reservationId, status: { $in: [ReservationStatus.HELD, ReservationStatus.EXPIRED] } },
+        { paymentReportedAt: at, reportCheckAt: at, reportChecks: 0 },
+      );
+  }
+}
