@@ -88,11 +88,17 @@ describe('PortOne webhooks: the browser closed and nobody calls confirmPayment',
       const response = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect(response.status).toBe(200);
     }
-    // Wait until both queued settle jobs have run (the payment event log records the gateway reads).
+    // Wait until both queued settle jobs have run: the event log records PortOne's NOT_FOUND for the
+    // forged id and the NOT_PAID decision for the ready payment.
     await waitFor(async () => {
-      const rows: unknown[] = await t.orm.em.getConnection().execute(`select 1 from payment_event where kind = 'GATEWAY_READ'`);
-      return rows.length >= 2;
-    });
+      const rows: Array<{ kind: string; outcome: string }> = await t.orm.em
+        .getConnection()
+        .execute(`select kind, outcome from payment_event where gateway_payment_id in (?, ?) and kind <> 'WEBHOOK' order by id`, [
+          'imp_forged_123',
+          readyImpUid,
+        ]);
+      return rows.length >= 2 ? rows : null;
+    }).then((rows) => expect(rows.map((r) => `${r.kind}:${r.outcome}`).sort()).toEqual(['DECISION:NOT_PAID', 'GATEWAY_READ:NOT_FOUND']));
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await reservationStatus(reservation.id)).toBe(ReservationStatus.HELD);
     expect(await t.orm.em.fork().count(Payment, {})).toBe(0);

@@ -11,38 +11,10 @@ import { RefundStatus } from '../refunds/refund.entity';
 import { scheduleRefundAttempt } from '../refunds/refund-queue';
 import { releaseStaleJobLocks, scheduleSettlement } from '../settlement/settlement-queue';
 import { SweepCursor } from './sweep-cursor.entity';
+import type { ReconciliationPolicy, ReconciliationReport } from './reconciliation-policy';
 import { VirtualAccount } from './virtual-account.entity';
 
-export interface ReconciliationPolicy {
-  intervalMs: number;
-  /** How long after a hold ends before it is expired (a payment made just before may still be settling). */
-  graceMs: number;
-  /** Each run re-reads this much before the stored cursor: PortOne's clock and ours differ, and listings lag. */
-  sweepOverlapMs: number;
-  /** Where the very first sweep starts, before the oldest reservation. */
-  sweepLookbackMs: number;
-  sweepPageSize: number;
-  /** PortOne listing calls per listing per run; the cursor only moves past a window read to its end. */
-  sweepMaxPagesPerRun: number;
-  /** A reported reservation is read again after this, doubling up to the max, until `reportGiveUpMs` after the report. */
-  reportBackoffBaseMs: number;
-  reportBackoffMaxMs: number;
-  reportGiveUpMs: number;
-  batchSize: number;
-  /** A job locked longer than this belongs to a process that died (ours finish in well under it). */
-  staleJobLockMs: number;
-}
-
-export interface ReconciliationReport {
-  listed: number;
-  settled: number;
-  reportedChecked: number;
-  expired: number;
-  virtualAccountsRevoked: number;
-  refundsRequeued: number;
-  jobsUnlocked: number;
-  errors: number;
-}
+export type { ReconciliationPolicy, ReconciliationReport } from './reconciliation-policy';
 
 /** V1 answers at most 90 days per listing call. */
 const MAX_WINDOW_MS = 89 * 86_400_000;

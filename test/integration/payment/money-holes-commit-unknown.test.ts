@@ -44,7 +44,7 @@ test('story 7: a decision whose COMMIT outcome is unknown sends no compensating 
   const reservation = held.data!.holdSeat;
   const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
 
-  const lost = proxy.loseCommitAfter(/insert into "payment"/i);
+  const lost = proxy.loseCommitAfter(/insert into "?payment"?\s/i);
   const result = await t.gql(
     ConfirmPaymentDocument,
     { input: { reservationId: reservation.id, paymentId: payment.imp_uid, merchantUid: reservation.merchantUid } },

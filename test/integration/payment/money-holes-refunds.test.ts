@@ -85,13 +85,14 @@ describe('story 3: decisions and refund success rest on the balance, not the sta
   test('story 3: a pending refund is not SUCCEEDED because someone else cancelled 1,000: it cancels the 50,000 left', async () => {
     const { token, reservation } = await holdOne('pending-refund');
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 1000 });
-    // Every read slow (the decision's, then the refund attempt's, a spare for a server that reads once
-    // more): the outside cancel lands while the attempt reads the balance it will cancel.
-    await sim.fault({ endpoint: 'getPayment', kind: 'latency', latencyMs: 1500, times: 3 });
-    const confirming = confirm(token, reservation, payment.imp_uid);
-    await waitFor(async () => (await refundRowsOf(t.orm, payment.imp_uid)).length > 0, 10_000, 20);
-    await sim.cancelThroughApiAsSomeoneElse(payment.imp_uid, 1000);
-    await confirming;
+    // The first cancel meets PortOne unavailable, so the refund is PENDING when someone else cancels 1,000
+    // (PortOne then says `cancelled`); the retry must read the 50,000 left and cancel it.
+    await sim.fault({ endpoint: 'cancel', kind: 'http503', times: 1000 });
+    const result = await confirm(token, reservation, payment.imp_uid);
+    expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', refund: { status: 'PENDING' } });
+    await sim.consoleCancel(payment.imp_uid, 1000);
+    expect(await sim.payment(payment.imp_uid)).toMatchObject({ status: 'cancelled', cancel_amount: 1000 });
+    await sim.clearFaults();
 
     const refund = await refundSettledOrStuck(payment.imp_uid);
     expect(refund.status).toBe('SUCCEEDED');
