@@ -30,6 +30,18 @@ export interface AttemptClaim {
   refundAccount: Refund['refundAccount'];
 }
 
+/** The claim of the attempt that holds the refund's lease now. */
+function claimOf(refund: Refund): AttemptClaim {
+  return {
+    id: refund.id,
+    gatewayPaymentId: refund.gatewayPaymentId,
+    reason: refund.reason,
+    attempt: refund.attempts,
+    reservationId: refund.reservation.id,
+    refundAccount: refund.refundAccount,
+  };
+}
+
 export function markSucceeded(refund: Refund, now: Date, cancellationId: string | null): void {
   refund.status = RefundStatus.SUCCEEDED;
   refund.succeededAt = now;
@@ -69,14 +81,7 @@ export class RefundAttempts {
    * payment that decision read: no claim transaction and no second read on the path of a refunded confirm.
    */
   async attemptClaimed(refund: Refund, payment: GatewayPayment): Promise<Refund> {
-    const claim: AttemptClaim = {
-      id: refund.id,
-      gatewayPaymentId: refund.gatewayPaymentId,
-      reason: refund.reason,
-      attempt: refund.attempts,
-      reservationId: refund.reservation.id,
-      refundAccount: refund.refundAccount,
-    };
+    const claim = claimOf(refund);
     const result = await this.tryCancel(claim, payment);
     const now = this.clock.now();
     if (result.kind === 'SUCCEEDED' && (await this.recordSuccessAtOnce(claim, result, now))) {
@@ -137,14 +142,7 @@ export class RefundAttempts {
       if (refund.attemptLeaseUntil && refund.attemptLeaseUntil.getTime() > now.getTime()) return null;
       refund.attempts += 1;
       refund.attemptLeaseUntil = new Date(now.getTime() + this.policy.attemptLeaseMs);
-      return {
-        id: refund.id,
-        gatewayPaymentId: refund.gatewayPaymentId,
-        reason: refund.reason,
-        attempt: refund.attempts,
-        reservationId: refund.reservation.id,
-        refundAccount: refund.refundAccount,
-      };
+      return claimOf(refund);
     });
   }
 
