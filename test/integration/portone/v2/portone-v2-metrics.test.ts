@@ -23,7 +23,7 @@ afterAll(() => sim.close());
 async function histogramCount(metrics: AppMetrics, labels: Record<string, string>): Promise<number> {
   const { values } = await metrics.gatewayCalls.get();
   const match = values.find(
-    (value) => value.metricName === 'booking_gateway_call_duration_seconds_count' && Object.entries(labels).every(([k, v]) => value.labels[k] === v),
+    (value) => value.metricName === 'booking_gateway_call_duration_seconds_count' && Object.entries(labels).every(([k, v]) => (value.labels as Record<string, unknown>)[k] === v),
   );
   return match?.value ?? 0;
 }
