@@ -45,11 +45,12 @@ async function holdFirstSeat(page: Page, token: string): Promise<void> {
 }
 
 /** Opens the PortOne window from the checkout and clicks one of its buttons. */
-async function payInWindow(page: Page, button: 'pay' | 'fail' | 'pay-and-close', options: { tamper?: boolean } = {}): Promise<void> {
+async function payInWindow(page: Page, button: 'pay' | 'fail' | 'pay-and-close', options: { tamper?: boolean; screenshot?: string } = {}): Promise<void> {
   const [popup] = await Promise.all([page.waitForEvent('popup'), page.getByRole('button', { name: /Pay ₩50,000 with PortOne/ }).click()]);
   await popup.waitForLoadState();
   await expect(popup.locator('#amount').innerText()).resolves.toBe('50,000원');
   if (options.tamper) await popup.check('#tamper');
+  if (options.screenshot) await screenshot(popup, options.screenshot);
   await Promise.all([popup.waitForEvent('close'), popup.click(`#${button}`)]);
 }
 
@@ -84,6 +85,7 @@ describeWithBrowser('reference checkout at /demo', () => {
 
   test('an honest payment ends in a confirmed booking', async () => {
     const { page, problems } = await openCheckout();
+    await screenshot(page, 'checkout-hold.png');
     await payInWindow(page, 'pay');
     const outcome = page.locator('[data-outcome=confirmed]');
     await outcome.waitFor();
@@ -98,13 +100,14 @@ describeWithBrowser('reference checkout at /demo', () => {
     // The first cancel fails, so the refund is PENDING at first and the page has to poll to see it finish.
     await t.simulator.fault({ endpoint: 'cancel', kind: 'http503', times: 1 });
     const { page, problems } = await openCheckout();
-    await payInWindow(page, 'pay', { tamper: true });
+    await payInWindow(page, 'pay', { tamper: true, screenshot: 'checkout-portone-window.png' });
     const outcome = page.locator('[data-outcome=refunded]');
     await outcome.waitFor();
     await expect(page.locator('#refund-status').innerText()).resolves.toBe('PENDING');
     await expect(outcome.innerText()).resolves.toMatch(/AMOUNT_MISMATCH[\s\S]*₩51,000/);
     await expect(page.locator('#refund-message').innerText()).resolves.toMatch(/[가-힣]/);
     await page.locator('#refund-status', { hasText: 'SUCCEEDED' }).waitFor({ timeout: 20_000 });
+    await screenshot(page, 'checkout-refunded.png');
 
     await page.getByRole('button', { name: 'English' }).click();
     await waitFor(async () => !/[가-힣]/.test(await page.locator('#refund-message').innerText()));
@@ -115,7 +118,7 @@ describeWithBrowser('reference checkout at /demo', () => {
     expect(payment).toMatchObject({ amount: 51000, status: 'cancelled', cancel_amount: 51000 });
     expect((await t.simulator.cancelRequests(payment.imp_uid)).filter((c) => c.applied)).toHaveLength(1);
     expect(await reservationStatus(t)).not.toBe(ReservationStatus.CONFIRMED);
-    await screenshot(page, 'checkout-refunded.png');
+    await screenshot(page, 'checkout-refunded-en.png');
     expect(problems).toEqual([]);
     await page.close();
   });

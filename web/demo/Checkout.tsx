@@ -186,6 +186,8 @@ function OutcomePanel({ reservationId, outcome }: { reservationId: string; outco
           <dd>{reservation.seat.label}</dd>
           <dt>Paid</dt>
           <dd>{won(reservation.amount)}</dd>
+          <dt>Order id</dt>
+          <dd>{reservation.merchantUid}</dd>
           {outcome?.__typename === 'PaymentConfirmed' && (
             <>
               <dt>PortOne payment</dt>
@@ -193,6 +195,7 @@ function OutcomePanel({ reservationId, outcome }: { reservationId: string; outco
             </>
           )}
         </dl>
+        <BookAnother />
       </section>
     );
   }
@@ -218,8 +221,13 @@ function OutcomePanel({ reservationId, outcome }: { reservationId: string; outco
             {refund.status === 'PENDING' && <span className="muted"> · checking again in {refund.pollAfterSeconds ?? 2} s</span>}
           </dd>
           <dt>Reservation</dt>
-          <dd>{reservation.status}</dd>
+          <dd>
+            {reservation.status} · {reservation.seat.event.title}, seat {reservation.seat.label}
+          </dd>
+          <dt>Order id</dt>
+          <dd>{reservation.merchantUid}</dd>
         </dl>
+        <BookAnother />
       </section>
     );
   }
@@ -230,6 +238,14 @@ function OutcomePanel({ reservationId, outcome }: { reservationId: string; outco
         Reservation {reservation.status}. No booking yet: the server confirms it as soon as PortOne reports the payment.
       </p>
     </section>
+  );
+}
+
+function BookAnother() {
+  return (
+    <a className="muted" href={window.location.pathname}>
+      Book another seat
+    </a>
   );
 }
 

@@ -60,7 +60,7 @@ const WINDOW_PAGE = `<!doctype html>
   <dt>주문번호</dt><dd id="merchant-uid"></dd>
   <dt>결제금액</dt><dd id="amount"></dd>
 </dl>
-<label><input type="checkbox" id="tamper"> 금액 변조: <span id="tampered-amount"></span>원 결제 (tamper with the amount)</label>
+<label><input type="checkbox" id="tamper"> <span>금액 변조: <b id="tampered-amount"></b>원 결제 (tamper with the amount)</span></label>
 <button class="primary" id="pay">결제하기 (pay)</button>
 <button id="fail">결제 실패 (payment fails)</button>
 <button id="pay-and-close">결제 후 창 닫기 (pay, then close the window)</button>
