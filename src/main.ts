@@ -86,6 +86,9 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `GraphQL:      ${base}/graphql`,
+    ...(config.graphqlIde ? [`GraphiQL:     ${base}/graphql  (open it in a browser)`] : []),
+    `Console:      ${base}/admin  (operators: refunds, with an admin token)`,
+    ...(config.demoCheckout ? [`Checkout:     ${base}/demo  (reference checkout: React + Apollo Client${simulator ? ', pays in the simulator\'s PortOne window' : ''})`] : []),
     `Health:       ${base}/healthz  ${base}/readyz`,
     `PortOne:      ${simulator ? `simulator at ${simulator.url} (control API: ${portoneUrl}/__control)` : portoneUrl}`,
     ...(config.portone.version === 'v2'
