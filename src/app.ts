@@ -52,7 +52,7 @@ export interface AppDependencies {
   startReconciliation?: boolean;
   /** The metrics the gateway client reports to (its `onCall`); a fresh set when not given. */
   metrics?: AppMetrics;
-  /** The PortOne simulator's base URL when PortOne is simulated: the checkout at /demo opens its payment window. */
+  /** When PortOne is simulated, the simulator's API base URL for PORTONE_VERSION: the checkout at /demo opens its payment window there. */
   simulatorUrl?: string | null;
 }
 

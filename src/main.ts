@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     if (seeded) logger.info({ eventId: seeded.id }, 'demo data seeded');
   }
 
-  const app = await buildApp({ config, orm, logger, gateway, metrics, simulatorUrl: simulator?.url ?? null });
+  const app = await buildApp({ config, orm, logger, gateway, metrics, simulatorUrl: simulator ? portoneUrl : null });
   shutdown.onShutdown('HTTP server and job worker', () => app.close());
   await app.server.listen({ port: config.port, host: config.host });
   // PORT=0 lets the OS pick a free port; the `GraphQL:` line below reports the one bound (tests read it).

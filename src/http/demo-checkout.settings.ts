@@ -6,7 +6,8 @@
  * values only: the page shows them to anyone.
  */
 export type CheckoutPaymentWindow =
-  | { kind: 'simulator'; windowUrl: string; noticeUrl: string | null }
+  /** The simulator's window answers like the SDK of `version`: V1's request_pay callback or V2's requestPayment result. */
+  | { kind: 'simulator'; version: 'v1' | 'v2'; windowUrl: string; noticeUrl: string | null }
   | { kind: 'portone-v1'; sdkUrl: string; impCode: string | null; channelKey: string | null }
   | { kind: 'portone-v2'; storeId: string; channelKey: string | null }
   | { kind: 'unavailable'; reason: string };

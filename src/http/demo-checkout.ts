@@ -14,7 +14,7 @@ export interface DemoCheckoutOptions {
   enabled: boolean;
   mode: 'development' | 'production';
   portone: AppConfig['portone'];
-  /** The simulator's base URL when PortOne is simulated (PORTONE_API_URL unset); it serves the window. */
+  /** The simulator's API base URL for PORTONE_VERSION when PortOne is simulated (PORTONE_API_URL unset); it serves the window. */
   simulatorUrl: string | null;
   presetToken?: () => Promise<string>;
 }
@@ -35,9 +35,10 @@ export function checkoutPaymentWindow(options: Pick<DemoCheckoutOptions, 'porton
   const { portone } = options;
   if (portone.apiUrl === null) {
     if (options.simulatorUrl === null) return { kind: 'unavailable', reason: 'the PortOne simulator of this server is not reachable from the browser' };
-    if (portone.version === 'v2') return { kind: 'unavailable', reason: 'the simulator serves the payment window for PortOne V1 only (PORTONE_VERSION=v1)' };
-    // Like request_pay's notice_url: the simulator tells this server, also when the buyer closes the window.
-    return { kind: 'simulator', windowUrl: `${options.simulatorUrl}/__window`, noticeUrl: `${request.protocol}://${request.host}/webhooks/portone` };
+    // Like request_pay's notice_url (V1): the simulator tells this server, also when the buyer closes the window.
+    // The V2 simulator signs its webhooks and sends them where the server told it at start.
+    const noticeUrl = portone.version === 'v1' ? `${request.protocol}://${request.host}/webhooks/portone` : null;
+    return { kind: 'simulator', version: portone.version, windowUrl: `${options.simulatorUrl}/__window`, noticeUrl };
   }
   if (portone.version === 'v2') return { kind: 'portone-v2', storeId: portone.storeId, channelKey: portone.channelKey };
   return { kind: 'portone-v1', sdkUrl: PORTONE_V1_SDK_URL, impCode: portone.impCode, channelKey: portone.channelKey };

@@ -148,6 +148,40 @@ describeWithBrowser('reference checkout at /demo', () => {
   });
 });
 
+describeWithBrowser('reference checkout at /demo with PortOne V2 (the V2 simulator\'s window)', () => {
+  let browser: Browser;
+  let t: TestApp;
+  beforeAll(async () => {
+    browser = await launchChromium();
+    t = await startTestApp({ portoneVersion: 'v2' });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await browser?.close();
+  });
+  beforeEach(async () => {
+    await t.reset();
+    await createEventViaApi(t);
+  });
+
+  test.each([
+    ['the window answers', 'pay'],
+    ['the window is closed after paying (a signed webhook)', 'pay-and-close'],
+  ] as const)('an honest payment ends confirmed when %s', async (_case, button) => {
+    const page = await browser.newPage({ viewport: { width: 900, height: 760 } });
+    const problems = watchProblems(page);
+    await page.goto(t.url.replace(/\/graphql$/, '/demo'));
+    await holdFirstSeat(page, await t.tokenFor('buyer-1'));
+    await payInWindow(page, button);
+    await page.locator('[data-outcome=confirmed]').waitFor({ timeout: 20_000 });
+    expect(await reservationStatus(t)).toBe(ReservationStatus.CONFIRMED);
+    const [payment] = await t.v2!.allPayments();
+    expect(payment).toMatchObject({ status: 'PAID' });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
+
 describeWithBrowser('the checkout hosted by a frontend on another origin', () => {
   let browser: Browser;
   let shop: Server;
@@ -179,7 +213,7 @@ describeWithBrowser('the checkout hosted by a frontend on another origin', () =>
     settingsFor = () => ({
       endpoint: t.url,
       token: null,
-      payment: { kind: 'simulator', windowUrl: `${t.simulator.url}/__window`, noticeUrl: t.url.replace(/\/graphql$/, '/webhooks/portone') },
+      payment: { kind: 'simulator', version: 'v1', windowUrl: `${t.simulator.url}/__window`, noticeUrl: t.url.replace(/\/graphql$/, '/webhooks/portone') },
     });
     const page = await browser.newPage({ viewport: { width: 900, height: 760 } });
     const problems = watchProblems(page);

@@ -25,7 +25,7 @@ test('against the simulator: its payment window, the webhook URL, scripts from t
     expect(page.settings).toEqual({
       endpoint: '/graphql',
       token: null,
-      payment: { kind: 'simulator', windowUrl: `${t.simulator.url}/__window`, noticeUrl: t.url.replace(/\/graphql$/, '/webhooks/portone') },
+      payment: { kind: 'simulator', version: 'v1', windowUrl: `${t.simulator.url}/__window`, noticeUrl: t.url.replace(/\/graphql$/, '/webhooks/portone') },
     });
     expect(directive(page.csp, 'script-src')).toBe("script-src 'self'");
     expect(page.coop).toBe('same-origin-allow-popups');
@@ -34,7 +34,16 @@ test('against the simulator: its payment window, the webhook URL, scripts from t
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
     // The window itself: served by the simulator, not by us.
     const window = await fetch(`${t.simulator.url}/__window?merchant_uid=m&amount=1000&name=n&origin=http://localhost`);
-    expect(await window.text()).toContain('/__window/window.js');
+    expect(await window.text()).toContain('<script src="__window/window.js">');
+  } finally {
+    await t.close();
+  }
+});
+
+test('against the V2 simulator: its V2 window, webhooks signed and sent where the server set them', async () => {
+  const t = await startTestApp({ startWorker: false, portoneVersion: 'v2' });
+  try {
+    expect((await demoPage(t)).settings?.payment).toEqual({ kind: 'simulator', version: 'v2', windowUrl: `${t.v2!.url}/__window`, noticeUrl: null });
   } finally {
     await t.close();
   }

@@ -1,4 +1,4 @@
-import PortOne from '@portone/browser-sdk/v2';
+import PortOne, { type PaymentResponse } from '@portone/browser-sdk/v2';
 import type { CheckoutPaymentWindow } from '../../src/http/demo-checkout.settings';
 
 /** The order the buyer pays for: the server's hold, never an amount the page makes up. */
@@ -50,7 +50,7 @@ function fromRequestPay(response: RequestPayResponse): PaymentWindowResult {
 export function requestPayment(payment: CheckoutPaymentWindow, order: PaymentOrder): Promise<PaymentWindowResult> {
   switch (payment.kind) {
     case 'simulator':
-      return simulatorWindow(payment.windowUrl, payment.noticeUrl, order);
+      return simulatorWindow(payment, order);
     case 'portone-v1':
       return portOneV1(payment, order);
     case 'portone-v2':
@@ -60,7 +60,16 @@ export function requestPayment(payment: CheckoutPaymentWindow, order: PaymentOrd
   }
 }
 
-function simulatorWindow(windowUrl: string, noticeUrl: string | null, order: PaymentOrder): Promise<PaymentWindowResult> {
+function fromV2Response(response: PaymentResponse | undefined, merchantUid: string): PaymentWindowResult {
+  if (!response) return { outcome: 'closed' };
+  if (response.code !== undefined) return { outcome: 'failed', message: response.message ?? response.code };
+  return { outcome: 'paid', paymentId: response.paymentId, merchantUid };
+}
+
+function simulatorWindow(
+  { version, windowUrl, noticeUrl }: Extract<CheckoutPaymentWindow, { kind: 'simulator' }>,
+  order: PaymentOrder,
+): Promise<PaymentWindowResult> {
   const url = new URL(windowUrl);
   url.search = new URLSearchParams({
     merchant_uid: order.merchantUid,
@@ -79,7 +88,8 @@ function simulatorWindow(windowUrl: string, noticeUrl: string | null, order: Pay
     };
     const onMessage = (event: MessageEvent) => {
       if (event.origin !== url.origin || event.source !== popup || event.data?.source !== 'portone-simulator') return;
-      finish(fromRequestPay(event.data.response as RequestPayResponse));
+      const { response } = event.data;
+      finish(version === 'v2' ? fromV2Response(response as PaymentResponse, order.merchantUid) : fromRequestPay(response as RequestPayResponse));
     };
     window.addEventListener('message', onMessage);
     // A message posted just before the window closed may still be on its way: give it a moment.
@@ -139,9 +149,7 @@ async function portOneV2(payment: Extract<CheckoutPaymentWindow, { kind: 'porton
     payMethod: 'CARD',
     redirectUrl: redirectUrl(order),
   });
-  if (!response) return { outcome: 'closed' };
-  if (response.code !== undefined) return { outcome: 'failed', message: response.message ?? response.code };
-  return { outcome: 'paid', paymentId: response.paymentId, merchantUid: order.merchantUid };
+  return fromV2Response(response, order.merchantUid);
 }
 
 /** Where a mobile payment window returns to: this page, told which reservation it was for. */

@@ -1,16 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 
-/** What the window's buttons do: make the payment the way PortOne's window makes one (and notify). */
-export type MakeWindowPayment = (input: { merchantUid: string; amount: number; status: 'paid' | 'failed'; noticeUrl: string | null }) =>
-  | { impUid: string; merchantUid: string; amount: number; status: string }
+/**
+ * What the window's buttons do: make the payment the way PortOne's window makes one (and notify), and
+ * answer with what the SDK hands the checkout: V1 `request_pay`'s callback argument
+ * (`{success, imp_uid, merchant_uid, paid_amount, error_msg}`), V2 `requestPayment`'s result
+ * (`{transactionType, txId, paymentId, code?, message?}`).
+ */
+export type MakeWindowPayment = (input: { merchantUid: string; amount: number; paid: boolean; noticeUrl: string | null }) =>
+  | { response: Record<string, unknown> }
   | { error: string; httpStatus: number };
 
+/** The buyer's failure, as the SDKs report it. */
+export const WINDOW_FAILURE_MESSAGE = '결제에 실패하였습니다. (simulator)';
+
 /**
- * The simulator's stand-in for PortOne's V1 payment window (`IMP.request_pay`): the checkout opens
- * `/__window?merchant_uid=…&amount=…&name=…&origin=…` in a popup; the buyer pays, fails, or pays and closes
- * the window before the callback; a tamper switch pays another amount. The result goes back to the opener
- * as `request_pay`'s callback argument (`{success, imp_uid, merchant_uid, paid_amount, error_msg}`) by
- * postMessage, to `origin` only. "Pay, then close" sends nothing: only the webhook tells the server.
+ * The simulator's stand-in for PortOne's payment window: the checkout opens
+ * `__window?merchant_uid=…&amount=…&name=…&origin=…` (under the V1 or the V2 API's base URL) in a popup; the
+ * buyer pays, fails, or pays and closes the window before the callback; a tamper switch pays another amount.
+ * The SDK's answer goes back to the opener by postMessage, to `origin` only. "Pay, then close" sends
+ * nothing: only the webhook tells the server.
  */
 export function registerPaymentWindow(server: FastifyInstance, makePayment: MakeWindowPayment): void {
   server.get('/__window', async (_request, reply) =>
@@ -20,16 +28,15 @@ export function registerPaymentWindow(server: FastifyInstance, makePayment: Make
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-store').send(WINDOW_SCRIPT),
   );
   server.post('/__window/payments', async (request, reply) => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    const status = body.status === 'failed' ? 'failed' : 'paid';
+    const body = (request.body !== null && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
     const made = makePayment({
       merchantUid: typeof body.merchant_uid === 'string' ? body.merchant_uid : '',
       amount: Number(body.amount),
-      status,
+      paid: body.status !== 'failed',
       noticeUrl: typeof body.notice_url === 'string' && /^https?:\/\//.test(body.notice_url) ? body.notice_url : null,
     });
     if ('error' in made) return reply.code(made.httpStatus).send({ error: made.error });
-    return reply.code(201).send({ imp_uid: made.impUid, merchant_uid: made.merchantUid, paid_amount: made.amount, status: made.status });
+    return reply.code(201).send(made);
   });
 }
 
@@ -66,7 +73,7 @@ const WINDOW_PAGE = `<!doctype html>
 <button id="pay-and-close">결제 후 창 닫기 (pay, then close the window)</button>
 <p id="status" role="status"></p>
 </main>
-<script src="/__window/window.js"></script>
+<script src="__window/window.js"></script>
 </body>
 </html>
 `;
@@ -89,20 +96,21 @@ const WINDOW_SCRIPT = `'use strict';
   document.getElementById('tampered-amount').textContent = won(tamperedAmount);
   var status = document.getElementById('status');
 
-  function answer(result) {
-    if (window.opener && order.origin) window.opener.postMessage({ source: 'portone-simulator', response: result }, order.origin);
+  function answer(response) {
+    if (window.opener && order.origin) window.opener.postMessage({ source: 'portone-simulator', response: response }, order.origin);
     window.close();
   }
   function pay(paymentStatus) {
     var amount = document.getElementById('tamper').checked ? tamperedAmount : order.amount;
-    return fetch('/__window/payments', {
+    // Relative: the window is served under the V1 or the V2 API's base URL.
+    return fetch('__window/payments', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ merchant_uid: order.merchantUid, amount: amount, status: paymentStatus, notice_url: order.noticeUrl })
     }).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) throw new Error(body.error || ('HTTP ' + response.status));
-        return body;
+        return body.response;
       });
     });
   }
@@ -110,14 +118,10 @@ const WINDOW_SCRIPT = `'use strict';
     status.textContent = String(error && error.message ? error.message : error);
   }
   document.getElementById('pay').addEventListener('click', function () {
-    pay('paid').then(function (paid) {
-      answer({ success: true, imp_uid: paid.imp_uid, merchant_uid: paid.merchant_uid, paid_amount: paid.paid_amount, status: 'paid' });
-    }, failed);
+    pay('paid').then(answer, failed);
   });
   document.getElementById('fail').addEventListener('click', function () {
-    pay('failed').then(function (made) {
-      answer({ success: false, imp_uid: made.imp_uid, merchant_uid: made.merchant_uid, error_code: 'F400', error_msg: '결제에 실패하였습니다. (simulator)' });
-    }, failed);
+    pay('failed').then(answer, failed);
   });
   document.getElementById('pay-and-close').addEventListener('click', function () {
     pay('paid').then(function () { window.close(); }, failed);
