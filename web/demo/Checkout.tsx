@@ -30,7 +30,7 @@ export function Checkout({ payment, language }: { payment: CheckoutPaymentWindow
   const [paying, setPaying] = useState(false);
   const [holdSeat, held] = useMutation(DemoHoldSeatDocument);
   const [confirmPayment, confirmed] = useMutation(DemoConfirmPaymentDocument);
-  const redirect = useState(() => paymentFromRedirect(window.location.search))[0];
+  const [redirect] = useState(() => paymentFromRedirect(window.location.search));
 
   const confirm = (input: ConfirmPaymentInput) => {
     setConfirmInput(input);
