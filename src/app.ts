@@ -33,6 +33,7 @@ import { httpServerOptions, registerHttpEdge } from './http/http-edge';
 import { registerMetricsRoute } from './http/metrics-route';
 import { registerCors } from './http/cors';
 import { registerAdminConsole } from './http/admin-console';
+import { registerDemoCheckout } from './http/demo-checkout';
 import { GRAPHQL_IDE_CSP_DIRECTIVES, graphQLIdeLandingPage, registerGraphQLIdeAssets } from './http/graphql-ide';
 import { anonymousRateLimit, createBuyerRateLimiter, webhookRateLimit } from './http/rate-limits';
 import { AppError } from './errors';
@@ -51,6 +52,8 @@ export interface AppDependencies {
   startReconciliation?: boolean;
   /** The metrics the gateway client reports to (its `onCall`); a fresh set when not given. */
   metrics?: AppMetrics;
+  /** When PortOne is simulated, the simulator's API base URL for PORTONE_VERSION: the checkout at /demo opens its payment window there. */
+  simulatorUrl?: string | null;
 }
 
 export interface App {
@@ -242,6 +245,13 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
 
   registerGraphQLIdeAssets(server, ide);
   await registerAdminConsole(server);
+  await registerDemoCheckout(server, {
+    enabled: config.demoCheckout,
+    mode: config.nodeEnv === 'production' ? 'production' : 'development',
+    portone: config.portone,
+    simulatorUrl: deps.simulatorUrl ?? null,
+    presetToken: ide.presetToken,
+  });
   await registerPortOneWebhook(server, {
     orm,
     events: paymentEvents,

@@ -39,6 +39,13 @@ export interface AppConfig {
     apiSecret: string;
     storeId: string;
     webhookSecrets: string[];
+    /**
+     * What the browser's PortOne SDK needs (public values, shown in page source): V1 merchant code
+     * (`IMP.init`, PORTONE_IMP_CODE) and the channel key (PORTONE_CHANNEL_KEY; V2, optional on V1).
+     * Only the reference checkout at /demo uses them.
+     */
+    impCode: string | null;
+    channelKey: string | null;
   };
   holdMinutes: number;
   /** After a hold ends, its seat stays unavailable to others this long: a payment made just before may be settling. */
@@ -69,6 +76,8 @@ export interface AppConfig {
   introspection: boolean;
   /** Serve GraphiQL on GET /graphql from a browser (GRAPHQL_IDE; default on except in production). */
   graphqlIde: boolean;
+  /** Serve the reference checkout at /demo (DEMO_CHECKOUT; default on except in production). */
+  demoCheckout: boolean;
   /** Origins (scheme://host[:port]) whose pages may call the API from the browser (CORS_ORIGINS); none by default. */
   corsOrigins: string[];
   /** Test runs only: failpoints to arm (see src/failpoints.ts); null in any normal run. */
@@ -204,6 +213,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       apiSecret: str('PORTONE_API_SECRET') ?? SIMULATOR_V2_API_SECRET,
       storeId: str('PORTONE_STORE_ID') ?? SIMULATOR_V2_STORE_ID,
       webhookSecrets: webhookSecrets ?? [SIMULATOR_V2_WEBHOOK_SECRET],
+      impCode: str('PORTONE_IMP_CODE') ?? null,
+      channelKey: str('PORTONE_CHANNEL_KEY') ?? null,
     },
     holdMinutes: int('HOLD_MINUTES', 10, 1, 24 * 60),
     holdPaymentGraceMs: int('HOLD_PAYMENT_GRACE_MS', 120000, 0, 3600000),
@@ -240,6 +251,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     failpoints: str('FAILPOINTS') ?? null,
     introspection: parseBool(str('GRAPHQL_INTROSPECTION'), nodeEnv !== 'production', 'GRAPHQL_INTROSPECTION', problems),
     graphqlIde: parseBool(str('GRAPHQL_IDE'), nodeEnv !== 'production', 'GRAPHQL_IDE', problems),
+    demoCheckout: parseBool(str('DEMO_CHECKOUT'), nodeEnv !== 'production', 'DEMO_CHECKOUT', problems),
     corsOrigins: parseOrigins(str('CORS_ORIGINS'), problems),
   };
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {

@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     if (seeded) logger.info({ eventId: seeded.id }, 'demo data seeded');
   }
 
-  const app = await buildApp({ config, orm, logger, gateway, metrics });
+  const app = await buildApp({ config, orm, logger, gateway, metrics, simulatorUrl: simulator ? portoneUrl : null });
   shutdown.onShutdown('HTTP server and job worker', () => app.close());
   await app.server.listen({ port: config.port, host: config.host });
   // PORT=0 lets the OS pick a free port; the `GraphQL:` line below reports the one bound (tests read it).
@@ -86,6 +86,9 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `GraphQL:      ${base}/graphql`,
+    ...(config.graphqlIde ? [`GraphiQL:     ${base}/graphql  (open it in a browser)`] : []),
+    `Console:      ${base}/admin  (operators: refunds, with an admin token)`,
+    ...(config.demoCheckout ? [`Checkout:     ${base}/demo  (reference checkout: React + Apollo Client${simulator ? ', pays in the simulator\'s PortOne window' : ''})`] : []),
     `Health:       ${base}/healthz  ${base}/readyz`,
     `PortOne:      ${simulator ? `simulator at ${simulator.url} (control API: ${portoneUrl}/__control)` : portoneUrl}`,
     ...(config.portone.version === 'v2'

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { build, stop as stopEsbuild } from 'esbuild';
 import type { FastifyInstance } from 'fastify';
+import { bundleForBrowser } from './browser-bundle';
 import { GRAPHQL_IDE_CSP_DIRECTIVES } from './graphql-ide';
 
 const CONSOLE_SOURCE = join(process.cwd(), 'web', 'admin', 'console.ts');
@@ -47,28 +47,10 @@ const PAGE = `<!doctype html>
  * holds no data itself; every read and retry goes to /graphql with the operator's admin JWT.
  */
 export async function registerAdminConsole(server: FastifyInstance): Promise<void> {
-  const script = await consoleScript();
+  const script = await bundleForBrowser(CONSOLE_SOURCE, { mode: 'production' });
   const helmet = { contentSecurityPolicy: { directives: GRAPHQL_IDE_CSP_DIRECTIVES } };
   server.get('/admin', { helmet }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
   server.get('/admin/console.js', async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(Buffer.from(script)),
   );
-}
-
-let bundled: Promise<Uint8Array> | null = null;
-
-/**
- * Bundled once per process. esbuild's service is a child process in our process group: stopped as soon as
- * the bundle exists, so nothing of ours outlives a shutdown.
- */
-function consoleScript(): Promise<Uint8Array> {
-  bundled ??= (async () => {
-    try {
-      const bundle = await build({ entryPoints: [CONSOLE_SOURCE], bundle: true, write: false, minify: true, target: 'es2020', format: 'iife' });
-      return bundle.outputFiles[0].contents;
-    } finally {
-      await stopEsbuild();
-    }
-  })();
-  return bundled;
 }

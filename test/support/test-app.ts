@@ -93,6 +93,7 @@ export async function startTestApp(
     clock: options.clock,
     failpoints: options.failpoints,
     metrics,
+    simulatorUrl: v2 ? v2.url : simulator.url,
     startWorker: options.startWorker,
     // Tests run reconciliation by hand, so that it never races the scenario under test.
     startReconciliation: options.startReconciliation ?? false,

@@ -83,6 +83,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ GRAPHQL_INTROSPECTION: 'maybe' })).toThrow(/GRAPHQL_INTROSPECTION/);
   });
 
+  test('the reference checkout at /demo is on in development and off in production unless DEMO_CHECKOUT asks for it', () => {
+    expect(loadConfig({}).demoCheckout).toBe(true);
+    expect(loadConfig(PRODUCTION).demoCheckout).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, DEMO_CHECKOUT: 'true' }).demoCheckout).toBe(true);
+    expect(loadConfig({ DEMO_CHECKOUT: 'false' }).demoCheckout).toBe(false);
+    expect(problemsOf({ DEMO_CHECKOUT: 'maybe' })).toEqual([expect.stringMatching(/^DEMO_CHECKOUT/)]);
+    expect(loadConfig({ PORTONE_IMP_CODE: 'imp12345678', PORTONE_CHANNEL_KEY: 'channel-key-1' }).portone).toMatchObject({ impCode: 'imp12345678', channelKey: 'channel-key-1' });
+    expect(loadConfig({}).portone).toMatchObject({ impCode: null, channelKey: null });
+  });
+
   test('the GraphQL IDE is on in development and off in production unless GRAPHQL_IDE asks for it', () => {
     expect(loadConfig({}).graphqlIde).toBe(true);
     expect(loadConfig(PRODUCTION).graphqlIde).toBe(false);

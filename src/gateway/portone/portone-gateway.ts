@@ -14,6 +14,6 @@ export function createPortOneGateway(
 ): PaymentGateway {
   const timeouts = { connectTimeoutMs: portone.connectTimeoutMs, responseTimeoutMs: portone.responseTimeoutMs, logger };
   return portone.version === 'v2'
-    ? new PortOneV2Client({ baseUrl, apiSecret: portone.apiSecret, storeId: portone.storeId, ...timeouts })
+    ? new PortOneV2Client({ baseUrl, apiSecret: portone.apiSecret, storeId: portone.storeId, ...timeouts, onCall })
     : new PortOneV1Client({ baseUrl, impKey: portone.impKey, impSecret: portone.impSecret, ...timeouts, onCall });
 }

@@ -2,6 +2,7 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyRequest } from 'fastify';
 import fetch from 'node-fetch';
 import type { Logger } from 'pino';
+import { registerPaymentWindow, WINDOW_FAILURE_MESSAGE } from './payment-window';
 import { registerPortOneV2Simulator, type PortOneV2SimulatorOptions } from './v2/portone-v2-simulator';
 import { V2SimulatorState } from './v2/portone-v2-simulator-state';
 import {
@@ -39,6 +40,8 @@ declare module 'fastify' {
  * - `POST payments/:imp_uid/status {status}` late transitions; ready → paid on a `vbank` is the deposit.
  * - `POST payments/:imp_uid/console-cancel {amount?}` a cancel outside the merchant's server.
  * - `GET|POST options {partialCancelStatus?, includeSandboxFilter?}` UNCONFIRMED behaviour at run time.
+ * - `GET /__window?merchant_uid&amount&name&origin[&notice_url]` (not under `/__control`) the buyer's payment window for a browser
+ *   checkout: pay, fail, pay and close, tamper with the amount (payment-window.ts).
  * - `POST clock`, `POST|DELETE faults` (endpoints: getToken, getPayment, find, findAll, list, cancel,
  *   revokeVbank, prepare), `POST webhooks`, `GET ledger`, `POST reset` (also restores the options).
  */
@@ -439,6 +442,18 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
       }
       return { payment };
     };
+
+    // The buyer's payment window itself, for a browser checkout (src/gateway/portone/sim/payment-window.ts).
+    registerPaymentWindow(server, ({ merchantUid, amount, paid, noticeUrl }) => {
+      const created = createFromControl({ merchant_uid: merchantUid, amount, status: paid ? 'paid' : 'failed', notice_url: noticeUrl ?? undefined });
+      if ('error' in created) return created;
+      const { payment } = created;
+      return {
+        response: paid
+          ? { success: true, imp_uid: payment.imp_uid, merchant_uid: payment.merchant_uid, paid_amount: payment.amount, status: payment.status }
+          : { success: false, imp_uid: payment.imp_uid, merchant_uid: payment.merchant_uid, error_code: 'F400', error_msg: WINDOW_FAILURE_MESSAGE },
+      };
+    });
 
     server.post('/__control/payments', async (request, reply) => {
       const created = createFromControl((request.body ?? {}) as Body);

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import fetch, { FetchError } from 'node-fetch';
 import type { Logger } from 'pino';
+import type { GatewayCallObserver } from '../../../observability/app-metrics';
 import {
   GatewayError,
   type CancelPaymentRequest,
@@ -37,6 +38,8 @@ export interface PortOneV2ClientOptions {
   /** PortOne asks clients to allow at least 60 s; a request is not cancelled when the client gives up. */
   responseTimeoutMs: number;
   logger?: Logger;
+  /** Told about every HTTP call (operation, outcome, duration): the gateway latency histogram. */
+  onCall?: GatewayCallObserver;
 }
 
 /** The fields of a V2 `Payment` (any status) this adapter reads; everything else is ignored. */
@@ -211,11 +214,13 @@ export class PortOneV2Client implements PaymentGateway {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       text = await response.text();
+      this.observe(operation, `${Math.floor(response.status / 100)}xx`, started);
     } catch (error) {
       const code = (error as { code?: string }).code;
       const message = error instanceof Error ? error.message : String(error);
       this.options.logger?.warn({ portone: { version: 'v2', method, path: logPath, error: code ?? message, ms: Math.round(performance.now() - started) } }, 'PortOne call failed');
       const timedOut = error instanceof FetchError && error.type === 'request-timeout';
+      this.observe(operation, timedOut ? 'timeout' : 'network', started);
       throw mapPortOneV2Failure(operation, { kind: 'network', code: timedOut ? 'ETIMEDOUT' : code, message, requestSent: timedOut || !NOT_SENT.has(code ?? '') });
     }
     this.options.logger?.info(
@@ -231,6 +236,10 @@ export class PortOneV2Client implements PaymentGateway {
       // A 2xx we cannot read: for a cancel it may well have been applied.
       throw mapPortOneV2Failure(operation, { kind: 'http', httpStatus: 502, body: null });
     }
+  }
+
+  private observe(operation: PortOneV2Operation, outcome: string, started: number): void {
+    this.options.onCall?.({ gateway: 'portone_v2', endpoint: operation, outcome, seconds: (performance.now() - started) / 1000 });
   }
 }
 

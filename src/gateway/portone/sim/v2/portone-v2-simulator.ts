@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import fetch from 'node-fetch';
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
+import { registerPaymentWindow, WINDOW_FAILURE_MESSAGE } from '../payment-window';
 import {
   toV2Cancellation,
   toV2Payment,
@@ -425,6 +426,18 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
     PAID: 'Transaction.Paid',
     FAILED: 'Transaction.Failed',
   };
+
+  // The buyer's payment window for a browser checkout (../payment-window.ts). The paymentId is the
+  // merchant's order id; a failed attempt may be retried under the same id, a paid one may not.
+  registerPaymentWindow(server, ({ merchantUid, amount, paid }) => {
+    if (!merchantUid || !Number.isInteger(amount) || amount < 0) return { httpStatus: 400, error: 'merchant_uid and a non-negative integer amount are required' };
+    const existing = state.get(options.storeId, merchantUid);
+    if (existing && existing.status !== 'FAILED' && existing.status !== 'READY') return { httpStatus: 409, error: `paymentId ${merchantUid} is already ${existing.status}` };
+    const payment = state.newPayment({ storeId: options.storeId, id: merchantUid, total: amount, status: paid ? 'PAID' : 'FAILED' });
+    notify(payment, eventOf[payment.status]);
+    const answer = { transactionType: 'PAYMENT', txId: payment.transactionId, paymentId: payment.id };
+    return { response: paid ? answer : { ...answer, code: 'FAILURE_TYPE_PG', message: WINDOW_FAILURE_MESSAGE } };
+  });
 
   /** What the buyer's payment window produces; fires the status's webhook unless `webhook: false`. */
   server.post('/__control/payments', async (request, reply) => {
