@@ -43,14 +43,17 @@ const PAGE = `<!doctype html>
 `;
 
 /**
- * The operator console at /admin: a static page and its script, bundled with esbuild once at start. It
- * holds no data itself; every read and retry goes to /graphql with the operator's admin JWT.
+ * The operator console at /admin: a static page and its script, bundled with esbuild once per process on
+ * its first request. It holds no data itself; every read and retry goes to /graphql with the operator's
+ * admin JWT.
  */
 export async function registerAdminConsole(server: FastifyInstance): Promise<void> {
-  const script = await bundleForBrowser(CONSOLE_SOURCE, { mode: 'production' });
   const helmet = { contentSecurityPolicy: { directives: GRAPHQL_IDE_CSP_DIRECTIVES } };
   server.get('/admin', { helmet }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
   server.get('/admin/console.js', async (_request, reply) =>
-    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(Buffer.from(script)),
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .send(Buffer.from(await bundleForBrowser(CONSOLE_SOURCE, { mode: 'production' }))),
   );
 }

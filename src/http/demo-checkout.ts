@@ -45,12 +45,12 @@ export function checkoutPaymentWindow(options: Pick<DemoCheckoutOptions, 'porton
 }
 
 /**
- * The reference checkout at /demo (React + Apollo Client, web/demo), bundled once at start. Served only when
+ * The reference checkout at /demo (React + Apollo Client, web/demo), bundled once per process on its first
+ * request (a start, and every test that starts the app, does not pay for it). Served only when
  * DEMO_CHECKOUT is on (development by default).
  */
 export async function registerDemoCheckout(server: FastifyInstance, options: DemoCheckoutOptions): Promise<void> {
   if (!options.enabled) return;
-  const script = await checkoutScript(options.mode);
   const simulated = options.portone.apiUrl === null;
   const helmet = {
     contentSecurityPolicy: {
@@ -76,7 +76,7 @@ export async function registerDemoCheckout(server: FastifyInstance, options: Dem
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(checkoutPage(settings, '/demo/checkout.js'));
   });
   server.get('/demo/checkout.js', async (_request, reply) =>
-    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(Buffer.from(script)),
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(Buffer.from(await checkoutScript(options.mode))),
   );
 }
 
