@@ -111,7 +111,13 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-export async function startEnvironment(runner: Runner, log: (line: string) => void, env: Record<string, string> = {}): Promise<Environment> {
+/** `appNodeArgs`: flags for this server's node process only (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+export async function startEnvironment(
+  runner: Runner,
+  log: (line: string) => void,
+  env: Record<string, string> = {},
+  appNodeArgs: string[] = [],
+): Promise<Environment> {
   const dir = mkdtempSync(join(tmpdir(), 'booking-bench-'));
   chmodSync(dir, 0o755);
   const cleanups: Array<() => Promise<unknown>> = [async () => rmSync(dir, { recursive: true, force: true })];
@@ -158,7 +164,7 @@ export async function startEnvironment(runner: Runner, log: (line: string) => vo
     const common = { JWT_SECRET, PORTONE_API_URL: simulatorUrl, PORTONE_IMP_KEY: IMP_KEY, PORTONE_IMP_SECRET: IMP_SECRET, PORT: '0' };
     log('starting this server (NODE_ENV=production) and the raw baseline');
     const appProcess = spawnLogged(
-      nodeArgs(runner, 'src/main'),
+      [...appNodeArgs, ...nodeArgs(runner, 'src/main')],
       {
         ...common,
         NODE_ENV: 'production',

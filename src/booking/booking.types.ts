@@ -74,7 +74,7 @@ export class ReservationView {
 
   seatId: string;
 
-  static from(reservation: Reservation): ReservationView {
+  static from(reservation: ReservationFields): ReservationView {
     return Object.assign(new ReservationView(), {
       id: reservation.id,
       status: reservation.status,
@@ -88,6 +88,12 @@ export class ReservationView {
     });
   }
 }
+
+/** What a ReservationView is made of: a Reservation entity, or holdSeat's detached snapshot of one. */
+export type ReservationFields = Pick<
+  Reservation,
+  'id' | 'status' | 'merchantUid' | 'amount' | 'expiresAt' | 'createdAt' | 'confirmedAt' | 'cancelledAt'
+> & { seat: { id: string } };
 
 @InputType({ description: 'A seat to create with an event.' })
 export class SeatInput {
