@@ -111,7 +111,13 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-export async function startEnvironment(runner: Runner, log: (line: string) => void, env: Record<string, string> = {}): Promise<Environment> {
+/** `appNodeArgs`: flags for this server's node process only (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+export async function startEnvironment(
+  runner: Runner,
+  log: (line: string) => void,
+  env: Record<string, string> = {},
+  appNodeArgs: string[] = [],
+): Promise<Environment> {
   const dir = mkdtempSync(join(tmpdir(), 'booking-bench-'));
   chmodSync(dir, 0o755);
   const cleanups: Array<() => Promise<unknown>> = [async () => rmSync(dir, { recursive: true, force: true })];
@@ -158,7 +164,7 @@ export async function startEnvironment(runner: Runner, log: (line: string) => vo
     const common = { JWT_SECRET, PORTONE_API_URL: simulatorUrl, PORTONE_IMP_KEY: IMP_KEY, PORTONE_IMP_SECRET: IMP_SECRET, PORT: '0' };
     log('starting this server (NODE_ENV=production) and the raw baseline');
     const appProcess = spawnLogged(
-      nodeArgs(runner, 'src/main'),
+      [...appNodeArgs, ...nodeArgs(runner, 'src/main')],
       {
         ...common,
         NODE_ENV: 'production',
@@ -222,10 +228,10 @@ export function processCpuMs(pid: number): number {
 
 /**
  * Statements and transactions one database has run so far, from pg_stat_statements. graphile-worker's own
- * polling is left out (the job queue's housekeeping, not the call's work); adding a job is counted.
+ * polling is left out (the job queue's housekeeping, not the call's work); adding or removing a job is counted.
  */
 const STATEMENTS_OF_DATABASE = `from pg_stat_statements s join pg_database d on d.oid = s.dbid
-      where d.datname = $1 and not (s.query ilike '%graphile_worker%' and s.query not ilike '%add_job%')
+      where d.datname = $1 and not (s.query ilike '%graphile_worker%' and s.query not ilike '%add_job%' and s.query not ilike '%remove_job%')
         and s.userid <> (select oid from pg_roles where rolname = '${HARNESS_ROLE}')`;
 
 /** Calls so far of each normalised statement of one database (the same selection as statementCounts). */

@@ -29,6 +29,7 @@ import { ReconciliationService } from './payment/reconciliation/reconciliation.s
 import { scheduleReconciliation } from './payment/settlement/settlement-queue';
 import { resolveCallerHook, viewerOfRequest } from './auth/request-viewer';
 import { nulCharacterGuard } from './graphql/nul-character-guard';
+import { uncacheableResponses } from './graphql/uncacheable-responses';
 import { httpServerOptions, registerHttpEdge } from './http/http-edge';
 import { registerMetricsRoute } from './http/metrics-route';
 import { registerCors } from './http/cors';
@@ -215,7 +216,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     csrfPrevention: true,
     formatError: createErrorFormatter(logger),
     validationRules: armor.validationRules,
-    plugins: [...armor.plugins, nulCharacterGuard(), graphQLIdeLandingPage(ide), fastifyApolloDrainPlugin(server)],
+    plugins: [...armor.plugins, ...uncacheableResponses(), nulCharacterGuard(), graphQLIdeLandingPage(ide), fastifyApolloDrainPlugin(server)],
   });
   await apollo.start();
 

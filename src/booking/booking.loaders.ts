@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Event } from './event.entity';
 import { Reservation, ReservationStatus } from './reservation.entity';
 import type { Page, PageArgs } from '../graphql/pagination';
+import type { EventFields, SeatFields } from './booking.types';
 import { findSeatPages } from './seat-pages';
 import { Seat } from './seat.entity';
 
@@ -15,12 +16,13 @@ const seatPageKey = (key: SeatPageKey) => JSON.stringify([key.eventId, key.first
 /** Batches relation look-ups of one request into one query per kind, whatever the list size. */
 export function createBookingLoaders(em: EntityManager, options: { holdGraceMs: number } = { holdGraceMs: 0 }) {
   return {
-    eventById: new DataLoader<string, Event | null>(async (ids) => {
+    // Values are entities, or rows a query of the request already read and primed (partner booking statuses).
+    eventById: new DataLoader<string, EventFields | null>(async (ids) => {
       const rows = await em.find(Event, { id: { $in: [...ids] } });
       const byId = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
-    seatById: new DataLoader<string, Seat | null>(async (ids) => {
+    seatById: new DataLoader<string, SeatFields | null>(async (ids) => {
       const rows = await em.find(Seat, { id: { $in: [...ids] } });
       const byId = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id) ?? null);

@@ -9,6 +9,12 @@ registerEnumType(ReservationStatus, {
   description: 'HELD until expiresAt, then CONFIRMED (paid and verified), EXPIRED or CANCELLED.',
 });
 
+/** What an EventView is made of: an Event entity, or a row read without the ORM. */
+export type EventFields = Pick<Event, 'id' | 'title' | 'startsAt'>;
+
+/** What a SeatView is made of: a Seat entity, or a row read without the ORM. */
+export type SeatFields = Pick<Seat, 'id' | 'label' | 'price'> & { event: { id: string } };
+
 /** The public shape of an event; ORM entities never leave the service layer as API types. */
 @ObjectType('Event', { description: 'Something to book seats for: a concert, a show, a match.' })
 export class EventView {
@@ -21,7 +27,7 @@ export class EventView {
   @Field(() => Date, { description: 'When the event starts; seats can be held and paid only before then.' })
   startsAt: Date;
 
-  static from(event: Event): EventView {
+  static from(event: EventFields): EventView {
     return Object.assign(new EventView(), { id: event.id, title: event.title, startsAt: event.startsAt });
   }
 }
@@ -39,7 +45,7 @@ export class SeatView {
 
   eventId: string;
 
-  static from(seat: Seat): SeatView {
+  static from(seat: SeatFields): SeatView {
     return Object.assign(new SeatView(), { id: seat.id, label: seat.label, price: seat.price, eventId: seat.event.id });
   }
 }
@@ -74,7 +80,7 @@ export class ReservationView {
 
   seatId: string;
 
-  static from(reservation: Reservation): ReservationView {
+  static from(reservation: ReservationFields): ReservationView {
     return Object.assign(new ReservationView(), {
       id: reservation.id,
       status: reservation.status,
@@ -88,6 +94,12 @@ export class ReservationView {
     });
   }
 }
+
+/** What a ReservationView is made of: a Reservation entity, or holdSeat's detached snapshot of one. */
+export type ReservationFields = Pick<
+  Reservation,
+  'id' | 'status' | 'merchantUid' | 'amount' | 'expiresAt' | 'createdAt' | 'confirmedAt' | 'cancelledAt'
+> & { seat: { id: string } };
 
 @InputType({ description: 'A seat to create with an event.' })
 export class SeatInput {

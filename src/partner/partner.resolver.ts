@@ -1,9 +1,8 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { requireAdmin, requirePartner } from '../auth/identity';
-import type { Reservation } from '../booking/reservation.entity';
 import type { RequestContext } from '../graphql/context';
 import { RefundView } from '../payment/graphql/payment.types';
-import type { PartnerService } from './partner.service';
+import type { BookingRecord, PartnerService } from './partner.service';
 import { BookingStatusView, CreatePartnerInput, PartnerCreated, PartnerView } from './partner.types';
 
 @Resolver(() => BookingStatusView)
@@ -64,7 +63,7 @@ export class PartnerResolver {
 }
 
 /** Seats and events came with the bookings' query; nested field resolvers should not fetch them again. */
-function primeSeatsAndEvents(ctx: RequestContext, reservations: Reservation[]): void {
+function primeSeatsAndEvents(ctx: RequestContext, reservations: BookingRecord[]): void {
   for (const { seat } of reservations) {
     ctx.loaders.seatById.prime(seat.id, seat);
     ctx.loaders.eventById.prime(seat.event.id, seat.event);

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Viewer } from '../auth/identity';
 import { Event } from '../booking/event.entity';
 import { isUuid } from '../booking/event.service';
-import { Reservation } from '../booking/reservation.entity';
+import type { ReservationStatus } from '../booking/reservation.entity';
 import type { Clock } from '../clock';
 import { badUserInput, notFound, unauthenticated } from '../errors';
 import { Partner } from './partner.entity';
@@ -65,20 +65,74 @@ export class PartnerService {
   }
 
   /**
-   * Bookings a partner may see among the given order ids, in the order asked, with seat and event
-   * loaded in the same query. Unknown ids and other events' bookings are simply absent.
+   * Bookings a partner may see among the given order ids, in the order asked, with seat and event read
+   * in the same query. Unknown ids and other events' bookings are simply absent.
+   *
+   * Plain rows, not entities: a batch of 100 made 300 managed entities (reservation, seat, event) whose
+   * hydration and change tracking cost most of the call's CPU, for a read that changes nothing.
    */
-  async bookingStatuses(em: EntityManager, eventIds: string[], merchantUids: string[]): Promise<Reservation[]> {
+  async bookingStatuses(em: EntityManager, eventIds: string[], merchantUids: string[]): Promise<BookingRecord[]> {
     if (merchantUids.length > MAX_BOOKING_STATUS_BATCH) {
       throw badUserInput('merchantUids', `at most ${MAX_BOOKING_STATUS_BATCH} per request (got ${merchantUids.length})`);
     }
     if (merchantUids.length === 0 || eventIds.length === 0) return [];
-    const rows = await em.find(
-      Reservation,
-      { merchantUid: { $in: [...new Set(merchantUids)] }, seat: { event: { $in: eventIds } } },
-      { populate: ['seat', 'seat.event'], strategy: 'joined' },
+    const rows = await em.execute<BookingRow[]>(
+      `select r.id, r.merchant_uid, r.status, r.amount, r.expires_at, r.confirmed_at, r.cancelled_at,
+              s.id as seat_id, s.label as seat_label, s.price as seat_price,
+              e.id as event_id, e.title as event_title, e.starts_at as event_starts_at
+         from reservation r
+         join seat s on s.id = r.seat_id
+         join event e on e.id = s.event_id
+        where r.merchant_uid in (?) and s.event_id in (?)`,
+      [[...new Set(merchantUids)], eventIds],
     );
-    const byUid = new Map(rows.map((r) => [r.merchantUid, r]));
-    return merchantUids.map((uid) => byUid.get(uid)).filter((r): r is Reservation => r !== undefined);
+    const byUid = new Map(rows.map((row) => [row.merchant_uid, bookingRecord(row)]));
+    return merchantUids.map((uid) => byUid.get(uid)).filter((r): r is BookingRecord => r !== undefined);
   }
+}
+
+/** A booking as bookingStatuses reads it: the reservation with its seat and the seat's event. */
+export interface BookingRecord {
+  id: string;
+  merchantUid: string;
+  status: ReservationStatus;
+  amount: number;
+  expiresAt: Date;
+  confirmedAt: Date | null;
+  cancelledAt: Date | null;
+  seat: { id: string; label: string; price: number; event: { id: string; title: string; startsAt: Date } };
+}
+
+interface BookingRow {
+  id: string;
+  merchant_uid: string;
+  status: ReservationStatus;
+  amount: number;
+  expires_at: Date;
+  confirmed_at: Date | null;
+  cancelled_at: Date | null;
+  seat_id: string;
+  seat_label: string;
+  seat_price: number;
+  event_id: string;
+  event_title: string;
+  event_starts_at: Date;
+}
+
+function bookingRecord(row: BookingRow): BookingRecord {
+  return {
+    id: row.id,
+    merchantUid: row.merchant_uid,
+    status: row.status,
+    amount: row.amount,
+    expiresAt: new Date(row.expires_at),
+    confirmedAt: row.confirmed_at && new Date(row.confirmed_at),
+    cancelledAt: row.cancelled_at && new Date(row.cancelled_at),
+    seat: {
+      id: row.seat_id,
+      label: row.seat_label,
+      price: row.seat_price,
+      event: { id: row.event_id, title: row.event_title, startsAt: new Date(row.event_starts_at) },
+    },
+  };
 }

@@ -1,7 +1,8 @@
 import { ArrayMaxSize, ArrayMinSize, IsUUID, Length } from 'class-validator';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { EventView, SeatView } from '../booking/booking.types';
-import { type Reservation, ReservationStatus } from '../booking/reservation.entity';
+import { ReservationStatus } from '../booking/reservation.entity';
+import type { BookingRecord } from './partner.service';
 import type { Partner } from './partner.entity';
 
 @ObjectType('Partner', { description: 'A partner (a ticket reseller, a venue) that reads booking statuses with an API key.' })
@@ -86,7 +87,7 @@ export class BookingStatusView {
 
   reservationId: string;
 
-  static from(reservation: Reservation): BookingStatusView {
+  static from(reservation: BookingRecord): BookingStatusView {
     return Object.assign(new BookingStatusView(), {
       merchantUid: reservation.merchantUid,
       status: reservation.status,

@@ -1,6 +1,6 @@
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
-import { recordStatements } from '../../support/sql-statements';
+import { captureStatements, isJobQueuePolling } from '../../support/sql-statements';
 import { startTestApp, type TestApp } from '../../support/test-app';
 
 /**
@@ -23,6 +23,18 @@ async function holdAndPay(extra: number) {
   return { token, input: { reservationId: hold.id, paymentId, merchantUid: hold.merchantUid } };
 }
 
+/** The statements (BEGIN and COMMIT included) the app sends to its database while `work` runs. */
+async function recordStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[]; transactions: number }> {
+  const capture = captureStatements({ database: t.orm.config.get('dbName'), exclude: isJobQueuePolling });
+  try {
+    const result = await work();
+    const statements = capture.stop();
+    return { result, statements, transactions: statements.filter((sql) => /^begin\b/i.test(sql)).length };
+  } finally {
+    capture.stop();
+  }
+}
+
 function explain(log: { statements: string[] }): string {
   const listing = log.statements.map((sql, i) => `${i + 1}. ${sql.replace(/\s+/g, ' ').slice(0, 160)}`).join('\n');
   if (process.env.SHOW_SQL) process.stdout.write(`${listing}\n\n`);
@@ -31,7 +43,7 @@ function explain(log: { statements: string[] }): string {
 
 test('a kept confirm runs at most 7 statements in one transaction', async () => {
   const { token, input } = await holdAndPay(0);
-  const log = await recordStatements(t.orm, () => t.gql(ConfirmPaymentDocument, { input }, { token }));
+  const log = await recordStatements(() => t.gql(ConfirmPaymentDocument, { input }, { token }));
   expect(log.result.data?.confirmPayment.__typename).toBe('PaymentConfirmed');
   expect(log.transactions).toBe(1);
   explain(log);
@@ -40,7 +52,7 @@ test('a kept confirm runs at most 7 statements in one transaction', async () => 
 
 test('a refunded confirm runs at most 12 statements, the cancel and its recording included', async () => {
   const { token, input } = await holdAndPay(1000);
-  const log = await recordStatements(t.orm, () => t.gql(ConfirmPaymentDocument, { input }, { token }));
+  const log = await recordStatements(() => t.gql(ConfirmPaymentDocument, { input }, { token }));
   const result = log.result.data?.confirmPayment;
   expect(result?.__typename === 'PaymentRefunded' && result.refund.status).toBe('SUCCEEDED');
   expect((await t.simulator.cancelRequests(input.paymentId)).filter((c) => c.applied)).toHaveLength(1);

@@ -118,6 +118,13 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
   const endpointOf = (request: FastifyRequest): SimulatorEndpoint | null =>
     ((request.routeOptions.config as { endpoint?: SimulatorEndpoint } | undefined)?.endpoint ?? null);
 
+  const apiSockets = new WeakSet<object>();
+  server.addHook('onRequest', async (request) => {
+    if (endpointOf(request) === null || apiSockets.has(request.raw.socket)) return;
+    apiSockets.add(request.raw.socket);
+    state.apiConnections += 1;
+  });
+
   server.addHook('preHandler', async (request, reply) => {
     const endpoint = endpointOf(request);
     if (!endpoint) return;
@@ -582,6 +589,7 @@ export async function startPortOneSimulator(options: PortOneSimulatorOptions): P
       now: state.now(),
       payments: [...state.payments.values()].map(toApiPayment),
       tokensIssued: state.tokensIssued,
+      apiConnections: state.apiConnections,
       cancelRequests: state.cancelRequests,
       webhooks: state.webhooks,
       prepared: [...state.prepared.values()],

@@ -5,6 +5,8 @@ export interface SimulatorLedger {
   now: number;
   payments: V1Payment[];
   tokensIssued: Array<{ at: number; token: string; expiredAt: number; reused: boolean }>;
+  /** TCP connections that carried at least one API call since the start or the last reset. */
+  apiConnections: number;
   cancelRequests: CancelRequestRecord[];
   webhooks: WebhookRecord[];
   prepared: Array<{ merchant_uid: string; amount: number; currency: string | null }>;

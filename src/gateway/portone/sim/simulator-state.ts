@@ -123,6 +123,8 @@ export class SimulatorState {
   clockOffsetSeconds = 0;
   tokens = new Map<string, { token: string; expiredAt: number }>();
   tokensIssued: Array<{ at: number; token: string; expiredAt: number; reused: boolean }> = [];
+  /** TCP connections that carried at least one API call (control calls aside): keep-alive reuse shows here. */
+  apiConnections = 0;
   payments = new Map<string, StoredPayment>();
   prepared = new Map<string, { merchant_uid: string; amount: number; currency: string | null }>();
   cancelRequests: CancelRequestRecord[] = [];
@@ -143,6 +145,7 @@ export class SimulatorState {
     this.clockOffsetSeconds = 0;
     this.tokens.clear();
     this.tokensIssued = [];
+    this.apiConnections = 0;
     this.payments.clear();
     this.prepared.clear();
     this.cancelRequests = [];

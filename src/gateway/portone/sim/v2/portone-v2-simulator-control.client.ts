@@ -10,6 +10,8 @@ export interface V2SimulatorLedger {
   cancelRequests: V2CancelRequestRecord[];
   webhooks: V2WebhookRecord[];
   reads: Array<{ at: number; paymentId: string; storeId: string }>;
+  /** TCP connections that carried at least one API call since the start or the last reset. */
+  apiConnections: number;
 }
 
 /** Drives the V2 simulator's `/__control` API over HTTP: what tests and the demo use to play the browser. */

@@ -110,6 +110,8 @@ export class V2SimulatorState {
   webhooks: V2WebhookRecord[] = [];
   /** Single-payment reads (`GET /payments/{id}`) answered, so tests can count how often a payment was read. */
   reads: Array<{ at: number; paymentId: string; storeId: string }> = [];
+  /** TCP connections that carried at least one API call (control calls aside): keep-alive reuse shows here. */
+  apiConnections = 0;
   faults: V2Fault[] = [];
   idempotency = new Map<string, V2IdempotencyRecord>();
   webhookKnobs: V2WebhookKnobs | null = null;
@@ -127,6 +129,7 @@ export class V2SimulatorState {
     this.cancelRequests = [];
     this.webhooks = [];
     this.reads = [];
+    this.apiConnections = 0;
     this.faults = [];
     this.idempotency.clear();
     this.webhookKnobs = null;

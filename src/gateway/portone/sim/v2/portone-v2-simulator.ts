@@ -98,6 +98,13 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
 
   const isApi = (request: FastifyRequest) => (request.routeOptions.config as { v2Api?: boolean } | undefined)?.v2Api === true;
 
+  const apiSockets = new WeakSet<object>();
+  server.addHook('onRequest', async (request) => {
+    if (!isApi(request) || apiSockets.has(request.raw.socket)) return;
+    apiSockets.add(request.raw.socket);
+    state.apiConnections += 1;
+  });
+
   server.addHook('onRequest', async (request, reply) => {
     if (!isApi(request)) return;
     // UNCONFIRMED: whether the scheme is case-sensitive; accepted either way.
@@ -608,6 +615,7 @@ export function registerPortOneV2Simulator(server: FastifyInstance, state: V2Sim
     cancelRequests: state.cancelRequests,
     webhooks: state.webhooks,
     reads: state.reads,
+    apiConnections: state.apiConnections,
   }));
 }
 
