@@ -1,5 +1,5 @@
 /**
- * `npm run bench:profile [-- --work holdSeat|statuses] [--calls N] [--connections N] [--top N]`
+ * `npm run bench:profile [-- --work holdSeat|statuses|confirm|refund] [--calls N] [--connections N] [--top N]`
  *
  * Starts the bench environment with this server under `node --cpu-prof`, drives one kind of call with
  * autocannon (after an untimed warm-up) and prints where the server's CPU went during the timed calls only:
@@ -14,15 +14,18 @@ import { parseArgs } from 'node:util';
 import {
   buyerTokens,
   classify,
+  confirmRequest,
   createEvent,
   createPartner,
   holdFromBody,
   holdRequest,
   measure,
+  simulatorPayments,
   startEnvironment,
   statusesRequest,
   terminateChildren,
   type CallRequest,
+  type Hold,
 } from './harness';
 
 const log = (line: string) => process.stderr.write(`[profile] ${line}\n`);
@@ -125,15 +128,18 @@ async function main(): Promise<void> {
       const seats = await createEvent(env, 'bench_app', count, prefix);
       const tokens = await buyerTokens(count, prefix);
       const merchantUids: string[] = [];
+      const holds: Hold[] = [];
       const requests = seats.map((seatId, i) => holdRequest('app', tokens[i], seatId));
       const started = process.hrtime.bigint();
       const m = await measure(env, env.app, requests, connections, classify, {
         onResult: (_request, _status, body) => {
           const hold = holdFromBody(body);
           if (hold) merchantUids.push(hold.merchantUid);
+          const token = hold && tokens[seats.indexOf((JSON.parse(_request.body) as { variables: { input: { seatId: string } } }).variables.input.seatId)];
+          if (hold && token) holds.push({ ...hold, token });
         },
       });
-      return { m, merchantUids, window: [Number(started / 1000n), Number(process.hrtime.bigint() / 1000n)] as [number, number] };
+      return { m, merchantUids, holds, window: [Number(started / 1000n), Number(process.hrtime.bigint() / 1000n)] as [number, number] };
     };
     log('warming up');
     const warm = await holdAll(Math.max(100, connections * 4), 'warm');
@@ -141,6 +147,15 @@ async function main(): Promise<void> {
     if (values.work === 'holdSeat') {
       log(`timing ${calls} holdSeat at ${connections} connections`);
       ({ m, window } = await holdAll(calls, 'timed'));
+    } else if (values.work === 'confirm' || values.work === 'refund') {
+      const overpay = values.work === 'refund';
+      const { holds } = await holdAll(calls, 'timed');
+      const paymentIds = await simulatorPayments(env, holds, overpay);
+      const requests = holds.map((hold, i) => confirmRequest('app', hold, paymentIds[i]));
+      log(`timing ${requests.length} confirmPayment (${overpay ? 'refunded' : 'kept'}) at ${connections} connections`);
+      const started = process.hrtime.bigint();
+      m = await measure(env, env.app, requests, connections, classify);
+      window = [Number(started / 1000n), Number(process.hrtime.bigint() / 1000n)];
     } else {
       const requests: CallRequest[] = Array.from({ length: calls }, () => statusesRequest('app', apiKey, warm.merchantUids.slice(-100)));
       await measure(env, env.app, requests.slice(0, 20), connections, classify);
