@@ -3,16 +3,11 @@ import { pollAfterSeconds } from '../../src/payment/graphql/payment.types';
 import { Refund, RefundStatus } from '../../src/payment/refunds/refund.entity';
 import { CheckoutConfirmDocument, CheckoutHoldDocument, CheckoutReservationStatusDocument } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { useTestApp } from '../support/test-app';
 import { waitFor } from '../support/wait';
 
 /** What a React client reads: holds that ended read EXPIRED, holding again is idempotent, refunds say when to look again. */
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp({ env: { REFUND_BACKOFF_BASE_MS: '1500', REFUND_BACKOFF_MAX_MS: '1500' } });
-});
-afterAll(() => t.close());
-beforeEach(() => t.reset());
+const t = useTestApp({ env: { REFUND_BACKOFF_BASE_MS: '1500', REFUND_BACKOFF_MAX_MS: '1500' } });
 
 describe('a hold past its end', () => {
   test('reads EXPIRED once its end and the payment grace are over, before anything rewrites the row', async () => {

@@ -31,7 +31,10 @@ export interface TestApp {
   v2: SimulatorHarnessV2 | null;
   gateway: PaymentGateway;
   orm: MikroORM;
+  /** The GraphQL endpoint. */
   url: string;
+  /** Where PortOne's notifications reach the app (`/webhooks/portone`). */
+  webhookUrl: string;
   config: AppConfig;
   tokenFor(userId: string, roles?: string[]): Promise<string>;
   gql<TData, TVars>(
@@ -43,27 +46,28 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** How a test app differs from the default one (everything optional). */
+export interface TestAppOptions {
+  gateway?: PaymentGateway;
+  clock?: Clock;
+  env?: Record<string, string>;
+  failpoints?: Failpoints;
+  startWorker?: boolean;
+  startReconciliation?: boolean;
+  /** The app's logger (default: silent, or TEST_LOG_LEVEL). */
+  logger?: Logger;
+  /** Simulator start options (UNCONFIRMED PortOne behaviours, say). */
+  simulator?: Partial<PortOneSimulatorOptions>;
+  /** `v2`: the app is configured for PortOne V2 and talks to a V2 simulator (default v1). */
+  portoneVersion?: 'v1' | 'v2';
+  /** V2 webhook signing secrets (two during a rotation). */
+  v2WebhookSecrets?: string[];
+  /** Reach the database another way (a proxy) or tune the pool. */
+  database?: { url?: string; overrides?: Partial<Options> };
+}
+
 /** The real app on a real port over this worker's real database. */
-export async function startTestApp(
-  options: {
-    gateway?: PaymentGateway;
-    clock?: Clock;
-    env?: Record<string, string>;
-    failpoints?: Failpoints;
-    startWorker?: boolean;
-    startReconciliation?: boolean;
-    /** The app's logger (default: silent, or TEST_LOG_LEVEL). */
-    logger?: Logger;
-    /** Simulator start options (UNCONFIRMED PortOne behaviours, say). */
-    simulator?: Partial<PortOneSimulatorOptions>;
-    /** `v2`: the app is configured for PortOne V2 and talks to a V2 simulator (default v1). */
-    portoneVersion?: 'v1' | 'v2';
-    /** V2 webhook signing secrets (two during a rotation). */
-    v2WebhookSecrets?: string[];
-    /** Reach the database another way (a proxy) or tune the pool. */
-    database?: { url?: string; overrides?: Partial<Options> };
-  } = {},
-): Promise<TestApp> {
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const orm = await openTestDatabase(options.database);
   const simulator = await startSimulatorHarness(options.simulator);
   const v2 = options.portoneVersion === 'v2' ? await startSimulatorHarnessV2(options.v2WebhookSecrets ? { webhookSecrets: options.v2WebhookSecrets } : {}) : null;
@@ -99,7 +103,8 @@ export async function startTestApp(
   });
   const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
   const url = `${address}/graphql`;
-  v2?.setWebhookUrl(`${address}/webhooks/portone`);
+  const webhookUrl = `${address}/webhooks/portone`;
+  v2?.setWebhookUrl(webhookUrl);
 
   return {
     app,
@@ -108,6 +113,7 @@ export async function startTestApp(
     gateway,
     orm,
     url,
+    webhookUrl,
     config,
     tokenFor: (userId, roles = []) => app.identity.sign(userId, { roles }),
     async gql(document, variables, requestOptions = {}) {
@@ -136,6 +142,39 @@ export async function startTestApp(
       await orm.close(true);
     },
   };
+}
+
+/**
+ * The set-up most app-backed test files share, as jest hooks: one app for the file (started before the
+ * first test, closed after the last), every table and simulator emptied before each test, and
+ * `afterEachTest` (the money invariants, say) checked after each. Call it at the top of a file or
+ * `describe`; the app it returns can be used inside tests and hooks registered after this call.
+ */
+export function useTestApp(options: TestAppOptions = {}, hooks: { afterEachTest?: (t: TestApp) => Promise<void> } = {}): TestApp {
+  let started: TestApp | null = null;
+  beforeAll(async () => {
+    started = await startTestApp(options);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  beforeEach(async () => {
+    await started!.reset();
+  });
+  if (hooks.afterEachTest) {
+    const check = hooks.afterEachTest;
+    afterEach(async () => {
+      await check(started!);
+    });
+  }
+  // Test files keep one `t` at module level, as with `let t = await startTestApp()` in beforeAll.
+  return new Proxy({} as TestApp, {
+    get(_target, key) {
+      if (!started) throw new Error(`test app: read of "${String(key)}" before it started (use it inside a test or a later hook)`);
+      const value: unknown = Reflect.get(started, key);
+      return typeof value === 'function' ? value.bind(started) : value;
+    },
+  });
 }
 
 /** A clock tests move by hand. */
