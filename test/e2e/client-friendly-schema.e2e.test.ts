@@ -3,6 +3,7 @@ import { pollAfterSeconds } from '../../src/payment/graphql/payment.types';
 import { Refund, RefundStatus } from '../../src/payment/refunds/refund.entity';
 import { CheckoutConfirmDocument, CheckoutHoldDocument, CheckoutReservationStatusDocument } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
+import { expectMember } from '../support/expect-member';
 import { useTestApp } from '../support/test-app';
 import { waitFor } from '../support/wait';
 
@@ -62,10 +63,10 @@ describe('a PENDING refund', () => {
     const impUid = await t.simulator.pay({ merchantUid: hold.merchantUid, amount: hold.amount + 100 });
     await t.simulator.fault({ endpoint: 'cancel', kind: 'http503', times: 1 });
     const confirmed = await t.gql(CheckoutConfirmDocument, { input: { reservationId: hold.id, paymentId: impUid, merchantUid: hold.merchantUid } }, { token });
-    const refund = confirmed.data?.confirmPayment.__typename === 'PaymentRefunded' ? confirmed.data.confirmPayment.refund : null;
+    const { refund } = expectMember(confirmed.data?.confirmPayment, 'PaymentRefunded');
     expect(refund).toMatchObject({ status: 'PENDING' });
-    expect(refund!.pollAfterSeconds).toBeGreaterThanOrEqual(1);
-    expect(refund!.pollAfterSeconds).toBeLessThanOrEqual(60);
+    expect(refund.pollAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(refund.pollAfterSeconds).toBeLessThanOrEqual(60);
 
     await waitFor(async () => (await t.orm.em.fork().findOneOrFail(Refund, { gatewayPaymentId: impUid })).status === RefundStatus.SUCCEEDED || null);
     const read = await t.gql(CheckoutReservationStatusDocument, { id: hold.id }, { token });
