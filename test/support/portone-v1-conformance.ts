@@ -1,6 +1,7 @@
 import fetch from 'node-fetch';
 import { startPortOneSimulator, type PortOneSimulator } from '../../src/gateway/portone/sim/portone-simulator';
 import { SimulatorControlClient } from '../../src/gateway/portone/sim/simulator-control.client';
+import { standIn, useStarted } from './use-started';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver';
 
 /** PortOne V1's answer envelope (`response` is whatever the endpoint documents). */
@@ -67,4 +68,16 @@ export async function startV1ConformanceSimulator(credentials: { impKey: string;
       await receiver.close();
     },
   };
+}
+
+/**
+ * startV1ConformanceSimulator for a whole test file: started before the first test, reset before each,
+ * closed after the last. The three parts can be destructured at module level (see useStarted).
+ */
+export function useV1ConformanceSimulator(credentials: { impKey: string; impSecret: string }): Pick<V1ConformanceSimulator, 'sim' | 'control' | 'receiver'> {
+  const conformance = useStarted('the V1 conformance simulator', () => startV1ConformanceSimulator(credentials), {
+    reset: (c) => c.reset(),
+    close: (c) => c.close(),
+  });
+  return { sim: standIn(() => conformance.sim), control: standIn(() => conformance.control), receiver: standIn(() => conformance.receiver) };
 }

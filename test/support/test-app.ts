@@ -15,6 +15,7 @@ import { createPortOneGateway } from '../../src/gateway/portone/portone-gateway'
 import { startSimulatorHarness, type SimulatorHarness } from './simulator-harness';
 import { startSimulatorHarnessV2, type SimulatorHarnessV2 } from './simulator-harness-v2';
 import { openTestDatabase, resetDatabase } from './test-database';
+import { useStarted } from './use-started';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
@@ -145,36 +146,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 }
 
 /**
- * The set-up most app-backed test files share, as jest hooks: one app for the file (started before the
- * first test, closed after the last), every table and simulator emptied before each test, and
- * `afterEachTest` (the money invariants, say) checked after each. Call it at the top of a file or
- * `describe`; the app it returns can be used inside tests and hooks registered after this call.
+ * The set-up most app-backed test files share: one app for the file, every table and simulator emptied
+ * before each test, `afterEachTest` (the money invariants, say) checked after each, closed at the end.
+ * Call it at the top of a file or `describe`; see useStarted for when the returned app can be used.
  */
 export function useTestApp(options: TestAppOptions = {}, hooks: { afterEachTest?: (t: TestApp) => Promise<void> } = {}): TestApp {
-  let started: TestApp | null = null;
-  beforeAll(async () => {
-    started = await startTestApp(options);
-  });
-  afterAll(async () => {
-    await started?.close();
-  });
-  beforeEach(async () => {
-    await started!.reset();
-  });
-  if (hooks.afterEachTest) {
-    const check = hooks.afterEachTest;
-    afterEach(async () => {
-      await check(started!);
-    });
-  }
-  // Test files keep one `t` at module level, as with `let t = await startTestApp()` in beforeAll.
-  return new Proxy({} as TestApp, {
-    get(_target, key) {
-      if (!started) throw new Error(`test app: read of "${String(key)}" before it started (use it inside a test or a later hook)`);
-      const value: unknown = Reflect.get(started, key);
-      return typeof value === 'function' ? value.bind(started) : value;
-    },
-  });
+  return useStarted('the test app', () => startTestApp(options), { reset: (t) => t.reset(), close: (t) => t.close(), afterEachTest: hooks.afterEachTest });
 }
 
 /** A clock tests move by hand. */

@@ -1,4 +1,3 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { ConfirmPaymentDocument } from '../../generated/graphql';
 import { expectMoneyInvariantsV2 } from '../../support/money-invariants-portone-v2';
 import {
@@ -9,8 +8,8 @@ import {
   startServerProcess,
   type ServerProcess,
 } from '../../support/server-process';
-import { startSimulatorHarnessV2, type SimulatorHarnessV2 } from '../../support/simulator-harness-v2';
-import { openTestDatabase, resetDatabase } from '../../support/test-database';
+import { useSimulatorHarnessV2 } from '../../support/simulator-harness-v2';
+import { useTestDatabase } from '../../support/test-database';
 import { eventually } from '../../support/wait';
 
 /**
@@ -19,17 +18,8 @@ import { eventually } from '../../support/wait';
  * is cancelled exactly once. To keep CI time down, the four crashing processes start together (each one
  * takes one payment through to its failpoint, one after the other) and one restart recovers them all.
  */
-let orm: MikroORM;
-let v2: SimulatorHarnessV2;
-
-beforeAll(async () => {
-  orm = await openTestDatabase();
-  v2 = await startSimulatorHarnessV2();
-});
-afterAll(async () => {
-  await v2.close();
-  await orm.close(true);
-});
+const orm = useTestDatabase();
+const v2 = useSimulatorHarnessV2();
 
 /** Ordered so that no crashed flow leaves work (a queued refund) a later, still armed process could pick up. */
 const CASES: Array<[failpoint: string, amountDelta: number]> = [
@@ -40,8 +30,6 @@ const CASES: Array<[failpoint: string, amountDelta: number]> = [
 ];
 
 test('V2: killed at each failpoint, one restart recovers every payment (kept ones never cancelled, others cancelled once)', async () => {
-  await resetDatabase(orm);
-  await v2.reset();
   // The armed processes do not sweep (one-hour interval): a sweep could take another case's payment to its failpoint.
   const crashing = await Promise.all(
     CASES.map(([failpoint]) => startServerProcess(crashTestServerEnv(v2, { failpoints: `${failpoint}=kill`, reconcileIntervalMs: 3_600_000 }))),

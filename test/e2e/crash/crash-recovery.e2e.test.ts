@@ -1,4 +1,3 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { ConfirmPaymentDocument } from '../../generated/graphql';
 import { expectMoneyInvariants } from '../../support/money-invariants';
 import {
@@ -8,25 +7,16 @@ import {
   holdOneSeatOverHttp,
   startServerProcess,
 } from '../../support/server-process';
-import { startSimulatorHarness, type SimulatorHarness } from '../../support/simulator-harness';
-import { openTestDatabase, resetDatabase } from '../../support/test-database';
+import { useSimulatorHarness } from '../../support/simulator-harness';
+import { useTestDatabase } from '../../support/test-database';
 import { eventually } from '../../support/wait';
 
 /**
  * The process is SIGKILLed at each failpoint of the payment path, restarted, and within the
  * reconciliation interval every paid payment backs one confirmed booking or is cancelled exactly once.
  */
-let orm: MikroORM;
-let simulator: SimulatorHarness;
-
-beforeAll(async () => {
-  orm = await openTestDatabase();
-  simulator = await startSimulatorHarness();
-});
-afterAll(async () => {
-  await simulator.close();
-  await orm.close(true);
-});
+const orm = useTestDatabase();
+const simulator = useSimulatorHarness();
 
 describe.each([
   ['after-gateway-read', 0],
@@ -36,8 +26,6 @@ describe.each([
   ['after-decision-commit', 0],
 ])('killed at %s (amount off by %d)', (failpoint, amountDelta) => {
   test('restart recovers: the payment backs one confirmed booking or is cancelled exactly once', async () => {
-    await resetDatabase(orm);
-    await simulator.reset();
     let server = await startServerProcess(crashTestServerEnv(simulator, { failpoints: `${failpoint}=kill` }));
     try {
       const { reservation, buyerToken } = await holdOneSeatOverHttp(server, { title: 'Crash test', buyerId: 'crash-buyer' });

@@ -1,9 +1,8 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { expectMoneyInvariants } from '../../support/money-invariants';
 import { paymentRowsOf, reservationRow, simulatorControl } from '../../support/money-holes';
 import { CRASH_TEST_RECONCILE_INTERVAL_MS, crashTestServerEnv, holdOneSeatOverHttp, startServerProcess } from '../../support/server-process';
-import { startSimulatorHarness, type SimulatorHarness } from '../../support/simulator-harness';
-import { openTestDatabase, resetDatabase } from '../../support/test-database';
+import { useSimulatorHarness } from '../../support/simulator-harness';
+import { useTestDatabase } from '../../support/test-database';
 import { waitFor } from '../../support/wait';
 
 /**
@@ -11,17 +10,8 @@ import { waitFor } from '../../support/wait';
  * keeps such a job locked for 4 hours; another instance must settle the payment within a few
  * reconciliation intervals (here 1 s each) and release the dead worker's lock well before that.
  */
-let orm: MikroORM;
-let simulator: SimulatorHarness;
-
-beforeAll(async () => {
-  orm = await openTestDatabase();
-  simulator = await startSimulatorHarness();
-});
-afterAll(async () => {
-  await simulator.close();
-  await orm.close(true);
-});
+const orm = useTestDatabase();
+const simulator = useSimulatorHarness();
 
 async function settleJob(impUid: string): Promise<{ locked_by: string | null } | undefined> {
   const rows: Array<{ locked_by: string | null }> = await orm.em
@@ -32,8 +22,6 @@ async function settleJob(impUid: string): Promise<{ locked_by: string | null } |
 
 // Today: nobody settles the payment (the job stays locked for 4 h; reconciliation skips the live hold): the first waitFor times out.
 test('load (c): a settle job locked by a killed process is taken over within a few reconciliation intervals', async () => {
-  await resetDatabase(orm);
-  await simulator.reset();
   const sim = simulatorControl(simulator.url);
   let server = await startServerProcess(crashTestServerEnv(simulator, { failpoints: 'after-gateway-read=kill' }));
   try {

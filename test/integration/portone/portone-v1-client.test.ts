@@ -3,10 +3,10 @@ import pino from 'pino';
 import { findFreePort } from '../../../src/free-port';
 import { PortOneV1Client } from '../../../src/gateway/portone/v1/portone-v1.client';
 import { gatewayErrorKindOf } from '../../support/gateway-errors';
-import { startSimulatorHarness, type SimulatorHarness } from '../../support/simulator-harness';
+import { useSimulatorHarness } from '../../support/simulator-harness';
 
 /** The real client against the simulator over HTTP: nothing here is stubbed. */
-let sim: SimulatorHarness;
+const sim = useSimulatorHarness();
 let logs: string;
 
 function newClient(overrides: Partial<ConstructorParameters<typeof PortOneV1Client>[0]> = {}) {
@@ -28,14 +28,7 @@ function newClient(overrides: Partial<ConstructorParameters<typeof PortOneV1Clie
   });
 }
 
-beforeAll(async () => {
-  sim = await startSimulatorHarness();
-});
-afterAll(async () => {
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.reset();
+beforeEach(() => {
   logs = '';
 });
 

@@ -3,13 +3,13 @@ import { gatewayBalance, type GatewayPayment, type PaymentListQuery } from '../.
 import type { V1Payment } from '../../../src/gateway/portone/sim/simulator-state';
 import { PortOneV1Client } from '../../../src/gateway/portone/v1/portone-v1.client';
 import { gatewayErrorKindOf } from '../../support/gateway-errors';
-import { startSimulatorHarness, type SimulatorHarness } from '../../support/simulator-harness';
+import { useSimulatorHarness } from '../../support/simulator-harness';
 
 /**
  * The V1 client's time-window listing, virtual-account revoke, decimal amounts and sandbox flag, against
  * the simulator over HTTP. Nothing is stubbed; the simulator's ledger is the independent record.
  */
-let sim: SimulatorHarness;
+const sim = useSimulatorHarness();
 
 /** Never answers: webhooks sent there fail, but the simulator's ledger still records what was sent. */
 const DEAD_WEBHOOK_URL = 'http://127.0.0.1:9/hook';
@@ -39,16 +39,6 @@ const seconds = (s: number) => new Date(s * 1000);
 function listedTime(payment: V1Payment, status: 'paid' | 'cancelled' | 'ready'): number {
   return status === 'paid' ? payment.paid_at : status === 'cancelled' ? payment.cancelled_at : payment.started_at;
 }
-
-beforeAll(async () => {
-  sim = await startSimulatorHarness();
-});
-afterAll(async () => {
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.reset();
-});
 
 describe('listPayments', () => {
   test('2,500 paid payments, limit 1000: three pages of 1000, 1000 and 500, each payment exactly once', async () => {

@@ -1,24 +1,11 @@
-import type { PortOneSimulator } from '../../../src/gateway/portone/sim/portone-simulator';
-import type { SimulatorControlClient } from '../../../src/gateway/portone/sim/simulator-control.client';
 import { definitionValidator, responseValidator } from '../../support/portone-openapi';
-import { callPortOneV1, portOneV1Token, startV1ConformanceSimulator, type V1ConformanceSimulator } from '../../support/portone-v1-conformance';
-import type { WebhookReceiver } from '../../support/webhook-receiver';
+import { callPortOneV1, portOneV1Token, useV1ConformanceSimulator } from '../../support/portone-v1-conformance';
 import { waitFor } from '../../support/wait';
 
 /** Conformance of the simulator with PortOne's V1 documentation, over HTTP, checked against PortOne's Swagger (test/fixtures/portone). */
 const KEY = 'conf-key';
 const SECRET = 'conf-secret';
-let conformance: V1ConformanceSimulator;
-let sim: PortOneSimulator;
-let control: SimulatorControlClient;
-let receiver: WebhookReceiver;
-
-beforeAll(async () => {
-  conformance = await startV1ConformanceSimulator({ impKey: KEY, impSecret: SECRET });
-  ({ sim, control, receiver } = conformance);
-});
-afterAll(() => conformance.close());
-beforeEach(() => conformance.reset());
+const { sim, control, receiver } = useV1ConformanceSimulator({ impKey: KEY, impSecret: SECRET });
 
 const call = (method: string, path: string, options?: Parameters<typeof callPortOneV1>[3]) => callPortOneV1(sim.url, method, path, options);
 const token = () => portOneV1Token(sim.url, { impKey: KEY, impSecret: SECRET });

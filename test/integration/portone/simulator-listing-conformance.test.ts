@@ -1,10 +1,7 @@
 import fc from 'fast-check';
 import fetch from 'node-fetch';
-import type { PortOneSimulator } from '../../../src/gateway/portone/sim/portone-simulator';
-import type { SimulatorControlClient } from '../../../src/gateway/portone/sim/simulator-control.client';
 import { definitionValidator, responseValidator } from '../../support/portone-openapi';
-import { callPortOneV1, portOneV1Token, startV1ConformanceSimulator, type V1ConformanceSimulator, type V1Envelope } from '../../support/portone-v1-conformance';
-import type { WebhookReceiver } from '../../support/webhook-receiver';
+import { callPortOneV1, portOneV1Token, useV1ConformanceSimulator, type V1Envelope } from '../../support/portone-v1-conformance';
 import { waitFor } from '../../support/wait';
 
 /**
@@ -16,17 +13,7 @@ const KEY = 'listing-key';
 const SECRET = 'listing-secret';
 const DAY = 86_400;
 const FC_PARAMS = { numRuns: Number(process.env.FC_RUNS ?? 15), ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) };
-let conformance: V1ConformanceSimulator;
-let sim: PortOneSimulator;
-let control: SimulatorControlClient;
-let receiver: WebhookReceiver;
-
-beforeAll(async () => {
-  conformance = await startV1ConformanceSimulator({ impKey: KEY, impSecret: SECRET });
-  ({ sim, control, receiver } = conformance);
-});
-afterAll(() => conformance.close());
-beforeEach(() => conformance.reset());
+const { sim, control, receiver } = useV1ConformanceSimulator({ impKey: KEY, impSecret: SECRET });
 
 const token = () => portOneV1Token(sim.url, { impKey: KEY, impSecret: SECRET });
 /** Sends the bearer token unless `auth: false`. */
