@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import fetch from 'node-fetch';
@@ -145,4 +145,23 @@ export function crashTestServerEnv(
     RECONCILE_GRACE_MS: '2000',
     ...(options.failpoints ? { FAILPOINTS: options.failpoints } : {}),
   };
+}
+
+/**
+ * Runs `npm run demo`'s script against a server started by `npm start` (its built-in simulator) and
+ * checks what every version's demo tells: no error output, both union members, the refund SUCCEEDED.
+ * Returns the demo's output for the version's own checks.
+ */
+export function runDemoAgainst(server: ServerProcess, env: Record<string, string>): string {
+  const demo = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/demo.ts'], {
+    env: { ...process.env, ...env, API_URL: server.url, PORTONE_SIMULATOR_URL: server.simulatorUrl! },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(demo.stderr).toBe('');
+  expect(demo.status).toBe(0);
+  expect(demo.stdout).toContain('"__typename": "PaymentConfirmed"');
+  expect(demo.stdout).toContain('"__typename": "PaymentRefunded"');
+  expect(demo.stdout).toContain('[7] The refund reached SUCCEEDED');
+  return demo.stdout;
 }
