@@ -30,36 +30,33 @@ export class AppMetrics {
     registers: [this.registry],
   });
 
-  readonly webhookDeliveries = new Counter({
-    name: 'booking_webhook_deliveries_total',
-    help: 'PortOne webhook deliveries by outcome (queued, invalid, bad_signature, rate_limited, failed)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly webhookDeliveries = this.counter(
+    'booking_webhook_deliveries_total',
+    'PortOne webhook deliveries by outcome (queued, invalid, bad_signature, rate_limited, failed)',
+    ['outcome'],
+  );
 
-  readonly reconciliationRuns = new Counter({
-    name: 'booking_reconciliation_runs_total',
-    help: 'Reconciliation runs by outcome (completed, failed)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly reconciliationRuns = this.counter('booking_reconciliation_runs_total', 'Reconciliation runs by outcome (completed, failed)', ['outcome']);
 
-  readonly reconciliationFindings = new Counter({
-    name: 'booking_reconciliation_findings_total',
-    help: 'What reconciliation runs found and did, by kind (settled, expired, refundsRequeued, errors…)',
-    labelNames: ['finding'] as const,
-    registers: [this.registry],
-  });
+  readonly reconciliationFindings = this.counter(
+    'booking_reconciliation_findings_total',
+    'What reconciliation runs found and did, by kind (settled, expired, refundsRequeued, errors…)',
+    ['finding'],
+  );
 
-  readonly confirmOutcomes = new Counter({
-    name: 'booking_confirm_outcomes_total',
-    help: 'confirmPayment answers by result (PaymentConfirmed, PaymentRefunded, error) and reason (refund reason or error code)',
-    labelNames: ['result', 'reason'] as const,
-    registers: [this.registry],
-  });
+  readonly confirmOutcomes = this.counter(
+    'booking_confirm_outcomes_total',
+    'confirmPayment answers by result (PaymentConfirmed, PaymentRefunded, error) and reason (refund reason or error code)',
+    ['result', 'reason'],
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A counter in this app's registry (field initialisers above call it; `registry` is set first). */
+  private counter<Label extends string>(name: string, help: string, labelNames: readonly Label[]): Counter<Label> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
   readonly observeGatewayCall: GatewayCallObserver = (call) => {

@@ -7,19 +7,9 @@ import {
   ReservationDocument,
 } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { useTestApp } from '../support/test-app';
 
-let t: TestApp;
-
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
-beforeEach(async () => {
-  await t.reset();
-});
+const t = useTestApp();
 
 describe('holdSeat', () => {
   test('20 buyers racing for one seat: exactly one HELD, the rest SEAT_UNAVAILABLE', async () => {

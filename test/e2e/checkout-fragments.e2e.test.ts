@@ -1,18 +1,13 @@
 import { CheckoutConfirmDocument, CheckoutHoldDocument, CheckoutReservationStatusDocument } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { useTestApp } from '../support/test-app';
 
 /**
  * The checkout's operations nest fragments four deep on both union members (test/operations/checkout.graphql).
  * Counted per spread they would be 9 deep against a limit of 8; counted as the flattened selection they
  * pass, and each union member resolves through them.
  */
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp({ startWorker: false });
-});
-afterAll(() => t.close());
-beforeEach(() => t.reset());
+const t = useTestApp({ startWorker: false });
 
 async function holdAndPay(token: string, seatId: string, amountDelta: number) {
   const hold = await t.gql(CheckoutHoldDocument, { input: { seatId } }, { token });

@@ -3,16 +3,12 @@ import { pollAfterSeconds } from '../../src/payment/graphql/payment.types';
 import { Refund, RefundStatus } from '../../src/payment/refunds/refund.entity';
 import { CheckoutConfirmDocument, CheckoutHoldDocument, CheckoutReservationStatusDocument } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { expectMember } from '../support/expect-member';
+import { useTestApp } from '../support/test-app';
 import { waitFor } from '../support/wait';
 
 /** What a React client reads: holds that ended read EXPIRED, holding again is idempotent, refunds say when to look again. */
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp({ env: { REFUND_BACKOFF_BASE_MS: '1500', REFUND_BACKOFF_MAX_MS: '1500' } });
-});
-afterAll(() => t.close());
-beforeEach(() => t.reset());
+const t = useTestApp({ env: { REFUND_BACKOFF_BASE_MS: '1500', REFUND_BACKOFF_MAX_MS: '1500' } });
 
 describe('a hold past its end', () => {
   test('reads EXPIRED once its end and the payment grace are over, before anything rewrites the row', async () => {
@@ -67,10 +63,10 @@ describe('a PENDING refund', () => {
     const impUid = await t.simulator.pay({ merchantUid: hold.merchantUid, amount: hold.amount + 100 });
     await t.simulator.fault({ endpoint: 'cancel', kind: 'http503', times: 1 });
     const confirmed = await t.gql(CheckoutConfirmDocument, { input: { reservationId: hold.id, paymentId: impUid, merchantUid: hold.merchantUid } }, { token });
-    const refund = confirmed.data?.confirmPayment.__typename === 'PaymentRefunded' ? confirmed.data.confirmPayment.refund : null;
+    const { refund } = expectMember(confirmed.data?.confirmPayment, 'PaymentRefunded');
     expect(refund).toMatchObject({ status: 'PENDING' });
-    expect(refund!.pollAfterSeconds).toBeGreaterThanOrEqual(1);
-    expect(refund!.pollAfterSeconds).toBeLessThanOrEqual(60);
+    expect(refund.pollAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(refund.pollAfterSeconds).toBeLessThanOrEqual(60);
 
     await waitFor(async () => (await t.orm.em.fork().findOneOrFail(Refund, { gatewayPaymentId: impUid })).status === RefundStatus.SUCCEEDED || null);
     const read = await t.gql(CheckoutReservationStatusDocument, { id: hold.id }, { token });

@@ -9,18 +9,9 @@ import {
   RevokePartnerDocument,
 } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { startTestApp, useTestApp } from '../support/test-app';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
-beforeEach(async () => {
-  await t.reset();
-});
+const t = useTestApp();
 
 async function createPartner(eventIds: string[], name = 'Venue') {
   const admin = await t.tokenFor('admin', ['admin']);

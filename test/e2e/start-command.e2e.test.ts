@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fetch from 'node-fetch';
 import { Client } from 'pg';
-import { startServerProcess, type ServerProcess } from '../support/server-process';
+import { runDemoAgainst, startServerProcess, type ServerProcess } from '../support/server-process';
 
 /**
  * What `npm start` does on a fresh machine: no DATABASE_URL, no JWT_SECRET and no PORTONE_API_URL, so an
@@ -24,18 +23,9 @@ async function graphql<T>(server: ServerProcess, query: string, token?: string):
   return body.data;
 }
 
+/** The V1 demo: its refund is one 1,000-won cancel in PortOne's ledger. */
 function runDemo(server: ServerProcess, env: Record<string, string>) {
-  const demo = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/demo.ts'], {
-    env: { ...process.env, ...env, API_URL: server.url, PORTONE_SIMULATOR_URL: server.simulatorUrl! },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  expect(demo.stderr).toBe('');
-  expect(demo.status).toBe(0);
-  expect(demo.stdout).toContain('"__typename": "PaymentConfirmed"');
-  expect(demo.stdout).toContain('"__typename": "PaymentRefunded"');
-  expect(demo.stdout).toContain('[7] The refund reached SUCCEEDED');
-  expect(demo.stdout).toMatch(/"cancel_amount": 1000/);
+  expect(runDemoAgainst(server, env)).toMatch(/"cancel_amount": 1000/);
 }
 
 test('npm start without configuration: embedded PostgreSQL, simulator, demo data, printed tokens, clean Ctrl-C; the demo still works 31 days later', async () => {

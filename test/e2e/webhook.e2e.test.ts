@@ -5,24 +5,10 @@ import { Refund, RefundStatus } from '../../src/payment/refunds/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
 import { expectMoneyInvariants } from '../support/money-invariants';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { useTestApp } from '../support/test-app';
 import { waitFor } from '../support/wait';
 
-let t: TestApp;
-let webhookUrl: string;
-beforeAll(async () => {
-  t = await startTestApp({ env: { REFUND_BACKOFF_BASE_MS: '100', REFUND_BACKOFF_MAX_MS: '400' } });
-  webhookUrl = t.url.replace(/\/graphql$/, '/webhooks/portone');
-});
-afterAll(async () => {
-  await t.close();
-});
-beforeEach(async () => {
-  await t.reset();
-});
-afterEach(async () => {
-  await expectMoneyInvariants(t);
-});
+const t = useTestApp({ env: { REFUND_BACKOFF_BASE_MS: '100', REFUND_BACKOFF_MAX_MS: '400' } }, { afterEachTest: expectMoneyInvariants });
 
 async function hold(buyer = 'buyer') {
   const event = await createEventViaApi(t);
@@ -36,7 +22,7 @@ const reservationStatus = async (id: string) => (await t.orm.em.fork().findOneOr
 describe('PortOne webhooks: the browser closed and nobody calls confirmPayment', () => {
   test('paid → the booking is CONFIRMED from the webhook alone (JSON body)', async () => {
     const { reservation } = await hold();
-    const impUid = await t.simulator.pay({ merchantUid: reservation.merchantUid, amount: reservation.amount, webhookUrl });
+    const impUid = await t.simulator.pay({ merchantUid: reservation.merchantUid, amount: reservation.amount, webhookUrl: t.webhookUrl });
     await waitFor(async () => (await reservationStatus(reservation.id)) === ReservationStatus.CONFIRMED);
     expect(await t.simulator.cancelRequests(impUid)).toHaveLength(0);
     const deliveries = await t.simulator.webhookDeliveries(impUid);
@@ -48,7 +34,7 @@ describe('PortOne webhooks: the browser closed and nobody calls confirmPayment',
     const impUid = await t.simulator.pay({
       merchantUid: reservation.merchantUid,
       amount: reservation.amount - 10000,
-      webhookUrl,
+      webhookUrl: t.webhookUrl,
       webhookContentType: 'form',
     });
     const refund = await waitFor(async () => {
@@ -63,7 +49,7 @@ describe('PortOne webhooks: the browser closed and nobody calls confirmPayment',
   test('duplicate and out-of-order notifications, racing confirmPayment: one decision, at most one cancel', async () => {
     const { token, reservation } = await hold();
     const impUid = await t.simulator.pay({ merchantUid: reservation.merchantUid, amount: reservation.amount + 1 });
-    const notify = (status: string) => t.simulator.sendWebhook({ url: webhookUrl, impUid, merchantUid: reservation.merchantUid, status });
+    const notify = (status: string) => t.simulator.sendWebhook({ url: t.webhookUrl, impUid, merchantUid: reservation.merchantUid, status });
     await Promise.all([
       notify('paid'),
       notify('paid'),
@@ -85,7 +71,7 @@ describe('PortOne webhooks: the browser closed and nobody calls confirmPayment',
       { imp_uid: 'imp_forged_123', merchant_uid: reservation.merchantUid, status: 'paid' },
       { imp_uid: readyImpUid, merchant_uid: reservation.merchantUid, status: 'paid' },
     ]) {
-      const response = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const response = await fetch(t.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect(response.status).toBe(200);
     }
     // Wait until both queued settle jobs have run: the event log records PortOne's NOT_FOUND for the
@@ -111,7 +97,7 @@ describe('PortOne webhooks: the browser closed and nobody calls confirmPayment',
     await connection.execute('alter schema graphile_worker rename to graphile_worker_unavailable');
     let status: number;
     try {
-      const response = await fetch(webhookUrl, {
+      const response = await fetch(t.webhookUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ imp_uid: 'imp_123', merchant_uid: 'bk_x', status: 'paid' }),
@@ -124,9 +110,9 @@ describe('PortOne webhooks: the browser closed and nobody calls confirmPayment',
   });
 
   test('a webhook without imp_uid is a 400; an unparseable body is a 4xx', async () => {
-    const missing = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"paid"}' });
+    const missing = await fetch(t.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"paid"}' });
     expect(missing.status).toBe(400);
-    const broken = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"imp_uid":' });
+    const broken = await fetch(t.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"imp_uid":' });
     expect(broken.status).toBe(400);
   });
 });

@@ -22,23 +22,16 @@ import {
   RefundsPageDocument,
 } from '../generated/graphql';
 import { ADMIN_ID } from '../support/fixtures';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { useTestApp } from '../support/test-app';
 
-let t: TestApp;
+const t = useTestApp({ startWorker: false });
 let adminToken: string;
 let buyerToken: string;
 const BUYER = 'pager-buyer';
 
 beforeAll(async () => {
-  t = await startTestApp({ startWorker: false });
   adminToken = await t.tokenFor(ADMIN_ID, ['admin']);
   buyerToken = await t.tokenFor(BUYER);
-});
-afterAll(async () => {
-  await t.close();
-});
-beforeEach(async () => {
-  await t.reset();
 });
 
 // ---------------------------------------------------------------- rows written straight to the database

@@ -2,6 +2,7 @@ import fetch from 'node-fetch';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { V1Payment } from '../../src/gateway/portone/sim/simulator-state';
 import type { SimulatorLedger } from '../../src/gateway/portone/sim/simulator-control.client';
+import { simulatorControlRequest } from '../../src/gateway/portone/sim/simulator-control-http';
 import type { Clock } from '../../src/clock';
 import { SIM_IMP_KEY, SIM_IMP_SECRET } from './simulator-harness';
 
@@ -11,16 +12,7 @@ import { SIM_IMP_KEY, SIM_IMP_SECRET } from './simulator-harness';
  * console cancels, UNCONFIRMED-behaviour options, clock and faults.
  */
 export function simulatorControl(baseUrl: string) {
-  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`simulator control ${method} ${path}: HTTP ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
+  const request = <T>(method: string, path: string, body?: unknown) => simulatorControlRequest<T>(baseUrl, method, path, body);
 
   return {
     /** What the buyer's payment window produces. Live (not sandbox) and without a notification unless asked. */

@@ -1,5 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
 import fetch from 'node-fetch';
+import { JwtIdentity } from '../../src/auth/identity';
+import { CreateEventDocument, HoldSeatDocument } from '../generated/graphql';
+import type { SimulatorHarness } from './simulator-harness';
+import type { SimulatorHarnessV2 } from './simulator-harness-v2';
+import { TEST_JWT_SECRET, type GraphQLResponse } from './test-app';
+import { testDatabaseUrl } from './test-database';
 
 export interface ServerProcess {
   url: string;
@@ -70,4 +78,90 @@ export async function startServerProcess(
       await exited;
     },
   };
+}
+
+/** One GraphQL request to a server process over HTTP, as a client sends it with a bearer token. */
+export async function gqlOverHttp<TData, TVars>(
+  server: { url: string },
+  document: TypedDocumentNode<TData, TVars>,
+  variables: TVars,
+  token: string,
+): Promise<Omit<GraphQLResponse<TData>, 'status'>> {
+  const response = await fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  return (await response.json()) as Omit<GraphQLResponse<TData>, 'status'>;
+}
+
+/**
+ * What a crash test does before the payment: an admin creates a one-seat event (seat A1, 20,000 won)
+ * and `buyerId` holds that seat. Returns the hold and the buyer's token; a GraphQL error fails the test.
+ */
+export async function holdOneSeatOverHttp(server: { url: string }, options: { title: string; buyerId: string }) {
+  const identity = new JwtIdentity(TEST_JWT_SECRET);
+  const admin = await identity.sign('admin', { roles: ['admin'] });
+  const buyerToken = await identity.sign(options.buyerId);
+  const startsAt = new Date(Date.now() + 86400_000).toISOString();
+  const created = await gqlOverHttp(server, CreateEventDocument, { input: { title: options.title, startsAt, seats: [{ label: 'A1', price: 20000 }] } }, admin);
+  if (!created.data) throw new Error(`createEvent failed: ${JSON.stringify(created.errors)}`);
+  const held = await gqlOverHttp(server, HoldSeatDocument, { input: { seatId: created.data.createEvent.seats[0].id } }, buyerToken);
+  if (!held.data) throw new Error(`holdSeat failed: ${JSON.stringify(held.errors)}`);
+  return { reservation: held.data.holdSeat, buyerToken };
+}
+
+/** How often a crash test's servers reconcile: a restarted one recovers within seconds. */
+export const CRASH_TEST_RECONCILE_INTERVAL_MS = 1000;
+
+/**
+ * The environment of a server process in a crash test, for either PortOne version: short gateway
+ * timeouts and refund backoff, reconciliation every `reconcileIntervalMs` (default
+ * CRASH_TEST_RECONCILE_INTERVAL_MS), and `failpoints` armed (`name=kill`) when given.
+ */
+export function crashTestServerEnv(
+  portone: SimulatorHarness | SimulatorHarnessV2,
+  options: { failpoints?: string; reconcileIntervalMs?: number } = {},
+): Record<string, string> {
+  const portoneEnv: Record<string, string> =
+    'apiSecret' in portone
+      ? {
+          PORTONE_VERSION: 'v2',
+          PORTONE_API_URL: portone.url,
+          PORTONE_API_SECRET: portone.apiSecret,
+          PORTONE_STORE_ID: portone.storeId,
+          PORTONE_WEBHOOK_SECRET: portone.webhookSecrets.join(','),
+        }
+      : { PORTONE_API_URL: portone.url, PORTONE_IMP_KEY: portone.impKey, PORTONE_IMP_SECRET: portone.impSecret };
+  return {
+    DATABASE_URL: testDatabaseUrl(),
+    JWT_SECRET: TEST_JWT_SECRET,
+    ...portoneEnv,
+    PORTONE_CONNECT_TIMEOUT_MS: '500',
+    PORTONE_RESPONSE_TIMEOUT_MS: '1500',
+    REFUND_BACKOFF_BASE_MS: '200',
+    REFUND_BACKOFF_MAX_MS: '1000',
+    RECONCILE_INTERVAL_MS: String(options.reconcileIntervalMs ?? CRASH_TEST_RECONCILE_INTERVAL_MS),
+    RECONCILE_GRACE_MS: '2000',
+    ...(options.failpoints ? { FAILPOINTS: options.failpoints } : {}),
+  };
+}
+
+/**
+ * Runs `npm run demo`'s script against a server started by `npm start` (its built-in simulator) and
+ * checks what every version's demo tells: no error output, both union members, the refund SUCCEEDED.
+ * Returns the demo's output for the version's own checks.
+ */
+export function runDemoAgainst(server: ServerProcess, env: Record<string, string>): string {
+  const demo = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/demo.ts'], {
+    env: { ...process.env, ...env, API_URL: server.url, PORTONE_SIMULATOR_URL: server.simulatorUrl! },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(demo.stderr).toBe('');
+  expect(demo.status).toBe(0);
+  expect(demo.stdout).toContain('"__typename": "PaymentConfirmed"');
+  expect(demo.stdout).toContain('"__typename": "PaymentRefunded"');
+  expect(demo.stdout).toContain('[7] The refund reached SUCCEEDED');
+  return demo.stdout;
 }

@@ -2,6 +2,7 @@ import { PortOneV2SimulatorControlClient, type V2ApiPayment } from '../../src/ga
 import { newWebhookSecret, startPortOneV2Simulator, type PortOneV2SimulatorOptions } from '../../src/gateway/portone/sim/v2/portone-v2-simulator';
 import type { V2CancelRequestRecord, V2FaultKind, V2PaymentMethodKind, V2PaymentStatus, V2SimulatorEndpoint } from '../../src/gateway/portone/sim/v2/portone-v2-simulator-state';
 import { minorDigits } from '../../src/gateway/portone/v2/portone-v2.client';
+import { useStarted } from './use-started';
 
 export const SIM_V2_API_SECRET = 'test-v2-api-secret';
 export const SIM_V2_STORE_ID = 'store-00000000-0000-0000-0000-00000000test';
@@ -107,4 +108,9 @@ export async function startSimulatorHarnessV2(options: Partial<PortOneV2Simulato
     reset: () => control.reset(),
     close: () => simulator.close(),
   };
+}
+
+/** startSimulatorHarnessV2 for a whole test file: reset before each test, closed after the last (see useStarted). */
+export function useSimulatorHarnessV2(options: Partial<PortOneV2SimulatorOptions> = {}): SimulatorHarnessV2 {
+  return useStarted('the PortOne V2 simulator', () => startSimulatorHarnessV2(options), { reset: (s) => s.reset(), close: (s) => s.close() });
 }

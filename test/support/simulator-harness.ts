@@ -1,6 +1,7 @@
 import { startPortOneSimulator, type PortOneSimulatorOptions } from '../../src/gateway/portone/sim/portone-simulator';
 import { SimulatorControlClient, type SimulatedPaymentInput } from '../../src/gateway/portone/sim/simulator-control.client';
 import type { CancelRequestRecord, FaultKind, SimulatorEndpoint, SimulatorRuntimeOptions, V1Payment } from '../../src/gateway/portone/sim/simulator-state';
+import { useStarted } from './use-started';
 
 /** A payment made in the buyer's PortOne window, as tests describe it. */
 export interface HarnessPayment {
@@ -102,4 +103,9 @@ export async function startSimulatorHarness(options: Partial<PortOneSimulatorOpt
     reset: () => control.reset(),
     close: () => simulator.close(),
   };
+}
+
+/** startSimulatorHarness for a whole test file: reset before each test, closed after the last (see useStarted). */
+export function useSimulatorHarness(options: Partial<PortOneSimulatorOptions> = {}): SimulatorHarness {
+  return useStarted('the PortOne V1 simulator', () => startSimulatorHarness(options), { reset: (s) => s.reset(), close: (s) => s.close() });
 }

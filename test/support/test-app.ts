@@ -15,6 +15,7 @@ import { createPortOneGateway } from '../../src/gateway/portone/portone-gateway'
 import { startSimulatorHarness, type SimulatorHarness } from './simulator-harness';
 import { startSimulatorHarnessV2, type SimulatorHarnessV2 } from './simulator-harness-v2';
 import { openTestDatabase, resetDatabase } from './test-database';
+import { useStarted } from './use-started';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
@@ -31,7 +32,10 @@ export interface TestApp {
   v2: SimulatorHarnessV2 | null;
   gateway: PaymentGateway;
   orm: MikroORM;
+  /** The GraphQL endpoint. */
   url: string;
+  /** Where PortOne's notifications reach the app (`/webhooks/portone`). */
+  webhookUrl: string;
   config: AppConfig;
   tokenFor(userId: string, roles?: string[]): Promise<string>;
   gql<TData, TVars>(
@@ -43,27 +47,28 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** How a test app differs from the default one (everything optional). */
+export interface TestAppOptions {
+  gateway?: PaymentGateway;
+  clock?: Clock;
+  env?: Record<string, string>;
+  failpoints?: Failpoints;
+  startWorker?: boolean;
+  startReconciliation?: boolean;
+  /** The app's logger (default: silent, or TEST_LOG_LEVEL). */
+  logger?: Logger;
+  /** Simulator start options (UNCONFIRMED PortOne behaviours, say). */
+  simulator?: Partial<PortOneSimulatorOptions>;
+  /** `v2`: the app is configured for PortOne V2 and talks to a V2 simulator (default v1). */
+  portoneVersion?: 'v1' | 'v2';
+  /** V2 webhook signing secrets (two during a rotation). */
+  v2WebhookSecrets?: string[];
+  /** Reach the database another way (a proxy) or tune the pool. */
+  database?: { url?: string; overrides?: Partial<Options> };
+}
+
 /** The real app on a real port over this worker's real database. */
-export async function startTestApp(
-  options: {
-    gateway?: PaymentGateway;
-    clock?: Clock;
-    env?: Record<string, string>;
-    failpoints?: Failpoints;
-    startWorker?: boolean;
-    startReconciliation?: boolean;
-    /** The app's logger (default: silent, or TEST_LOG_LEVEL). */
-    logger?: Logger;
-    /** Simulator start options (UNCONFIRMED PortOne behaviours, say). */
-    simulator?: Partial<PortOneSimulatorOptions>;
-    /** `v2`: the app is configured for PortOne V2 and talks to a V2 simulator (default v1). */
-    portoneVersion?: 'v1' | 'v2';
-    /** V2 webhook signing secrets (two during a rotation). */
-    v2WebhookSecrets?: string[];
-    /** Reach the database another way (a proxy) or tune the pool. */
-    database?: { url?: string; overrides?: Partial<Options> };
-  } = {},
-): Promise<TestApp> {
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const orm = await openTestDatabase(options.database);
   const simulator = await startSimulatorHarness(options.simulator);
   const v2 = options.portoneVersion === 'v2' ? await startSimulatorHarnessV2(options.v2WebhookSecrets ? { webhookSecrets: options.v2WebhookSecrets } : {}) : null;
@@ -100,7 +105,8 @@ export async function startTestApp(
   });
   const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
   const url = `${address}/graphql`;
-  v2?.setWebhookUrl(`${address}/webhooks/portone`);
+  const webhookUrl = `${address}/webhooks/portone`;
+  v2?.setWebhookUrl(webhookUrl);
 
   return {
     app,
@@ -109,6 +115,7 @@ export async function startTestApp(
     gateway,
     orm,
     url,
+    webhookUrl,
     config,
     tokenFor: (userId, roles = []) => app.identity.sign(userId, { roles }),
     async gql(document, variables, requestOptions = {}) {
@@ -137,6 +144,15 @@ export async function startTestApp(
       await orm.close(true);
     },
   };
+}
+
+/**
+ * The set-up most app-backed test files share: one app for the file, every table and simulator emptied
+ * before each test, `afterEachTest` (the money invariants, say) checked after each, closed at the end.
+ * Call it at the top of a file or `describe`; see useStarted for when the returned app can be used.
+ */
+export function useTestApp(options: TestAppOptions = {}, hooks: { afterEachTest?: (t: TestApp) => Promise<void> } = {}): TestApp {
+  return useStarted('the test app', () => startTestApp(options), { reset: (t) => t.reset(), close: (t) => t.close(), afterEachTest: hooks.afterEachTest });
 }
 
 /** A clock tests move by hand. */

@@ -1,6 +1,7 @@
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import pino from 'pino';
 import { openDatabase } from '../../src/db/database';
+import { useStarted } from './use-started';
 
 /** This jest worker's own database inside the run's embedded PostgreSQL. */
 export function testDatabaseUrl(): string {
@@ -25,4 +26,9 @@ export async function resetDatabase(orm: MikroORM): Promise<void> {
   // Jobs queued by an earlier test must not act on this one.
   const queue: unknown[] = await connection.execute(`select 1 from pg_tables where schemaname = 'graphile_worker' and tablename = '_private_jobs'`);
   if (queue.length > 0) await connection.execute('delete from graphile_worker._private_jobs');
+}
+
+/** This worker's database for a whole test file: emptied before each test, closed after the last (see useStarted). */
+export function useTestDatabase(): MikroORM {
+  return useStarted('the test database', () => openTestDatabase(), { reset: resetDatabase, close: (orm) => orm.close(true) });
 }

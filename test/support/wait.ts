@@ -8,3 +8,17 @@ export async function waitFor<T>(check: () => Promise<T | null | false | undefin
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/** Repeats `assertion` until it passes; after `timeoutMs` its last failure is the test's. */
+export async function eventually(assertion: () => Promise<void>, timeoutMs: number, everyMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await assertion();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  }
+}

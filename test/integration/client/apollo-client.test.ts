@@ -2,19 +2,14 @@ import { readFileSync } from 'node:fs';
 import { ApolloClient, HttpLink, InMemoryCache, type PossibleTypesMap } from '@apollo/client';
 import { CheckoutConfirmDocument, CheckoutHoldDocument, CheckoutReservationStatusDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
-import { startTestApp, type TestApp } from '../../support/test-app';
+import { useTestApp } from '../../support/test-app';
 
 /**
  * The whole checkout through Apollo Client 4 and InMemoryCache, with the operations a React app writes
  * (a fragment on the union, nested fragments on both members): with the shipped schema/possible-types.json
  * every field arrives and Apollo logs nothing; without it, Apollo 4 silently drops the members' fields.
  */
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp({ startWorker: false });
-});
-afterAll(() => t.close());
-beforeEach(() => t.reset());
+const t = useTestApp({ startWorker: false });
 
 const shipped = JSON.parse(readFileSync('schema/possible-types.json', 'utf8')) as { possibleTypes: PossibleTypesMap };
 

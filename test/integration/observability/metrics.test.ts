@@ -88,7 +88,7 @@ test('a refund moves the refund gauges, the oldest-age gauge, confirm outcomes a
 
 test('webhook deliveries by outcome and reconciliation runs with what they found', async () => {
   const webhook = (body: unknown) =>
-    fetch(t.url.replace(/\/graphql$/, '/webhooks/portone'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(t.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const start = await scrape();
   const queuedBefore = start('booking_webhook_deliveries_total', { outcome: 'queued' }) ?? 0;
   const invalidBefore = start('booking_webhook_deliveries_total', { outcome: 'invalid' }) ?? 0;

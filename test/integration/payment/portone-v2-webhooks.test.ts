@@ -11,7 +11,7 @@ import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphq
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariantsV2 } from '../../support/money-invariants-portone-v2';
 import { SIM_V2_OTHER_STORE_ID } from '../../support/simulator-harness-v2';
-import { startTestApp, type TestApp } from '../../support/test-app';
+import { useTestApp } from '../../support/test-app';
 import { waitFor } from '../../support/wait';
 
 /**
@@ -21,25 +21,10 @@ import { waitFor } from '../../support/wait';
  */
 const SECRET_OLD = newWebhookSecret();
 const SECRET_NEW = newWebhookSecret();
-let t: TestApp;
-let webhookUrl: string;
-beforeAll(async () => {
-  t = await startTestApp({
-    portoneVersion: 'v2',
-    v2WebhookSecrets: [SECRET_OLD, SECRET_NEW],
-    env: { REFUND_BACKOFF_BASE_MS: '100', REFUND_BACKOFF_MAX_MS: '300' },
-  });
-  webhookUrl = t.url.replace(/\/graphql$/, '/webhooks/portone');
-});
-afterAll(async () => {
-  await t.close();
-});
-beforeEach(async () => {
-  await t.reset();
-});
-afterEach(async () => {
-  await expectMoneyInvariantsV2(t, { allowPending: true });
-});
+const t = useTestApp(
+  { portoneVersion: 'v2', v2WebhookSecrets: [SECRET_OLD, SECRET_NEW], env: { REFUND_BACKOFF_BASE_MS: '100', REFUND_BACKOFF_MAX_MS: '300' } },
+  { afterEachTest: (app) => expectMoneyInvariantsV2(app, { allowPending: true }) },
+);
 
 async function holdAndPay(options: { status?: 'VIRTUAL_ACCOUNT_ISSUED'; method?: 'virtualAccount'; storeId?: string; amountDelta?: number } = {}) {
   const event = await createEventViaApi(t);
@@ -74,7 +59,7 @@ function signedDelivery(secret: string, paymentId: string, options: { id?: strin
 }
 
 async function post(body: string, headers: Record<string, string>) {
-  const response = await fetch(webhookUrl, { method: 'POST', headers, body });
+  const response = await fetch(t.webhookUrl, { method: 'POST', headers, body });
   return { status: response.status, body: (await response.json()) as { status?: string } };
 }
 

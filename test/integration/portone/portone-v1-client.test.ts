@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { findFreePort } from '../../../src/free-port';
-import { GatewayError, type GatewayErrorKind } from '../../../src/gateway/payment-gateway';
 import { PortOneV1Client } from '../../../src/gateway/portone/v1/portone-v1.client';
-import { startSimulatorHarness, type SimulatorHarness } from '../../support/simulator-harness';
+import { gatewayErrorKindOf } from '../../support/gateway-errors';
+import { useSimulatorHarness } from '../../support/simulator-harness';
 
 /** The real client against the simulator over HTTP: nothing here is stubbed. */
-let sim: SimulatorHarness;
+const sim = useSimulatorHarness();
 let logs: string;
 
 function newClient(overrides: Partial<ConstructorParameters<typeof PortOneV1Client>[0]> = {}) {
@@ -28,24 +28,7 @@ function newClient(overrides: Partial<ConstructorParameters<typeof PortOneV1Clie
   });
 }
 
-async function errorKind(promise: Promise<unknown>): Promise<GatewayErrorKind> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof GatewayError) return error.kind;
-    throw error;
-  }
-  throw new Error('expected a GatewayError');
-}
-
-beforeAll(async () => {
-  sim = await startSimulatorHarness();
-});
-afterAll(async () => {
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.reset();
+beforeEach(() => {
   logs = '';
 });
 
@@ -74,16 +57,16 @@ test('HTTP 200 with code 1 becomes the right error', async () => {
   const impUid = await sim.pay({ merchantUid: 'm-code1', amount: 1000 });
   const client = newClient();
   await client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'test' });
-  expect(await errorKind(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 0, reason: 'again' }))).toBe(
+  expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 0, reason: 'again' }))).toBe(
     'ALREADY_CANCELLED',
   );
-  expect(await errorKind(client.cancelPayment({ gatewayPaymentId: 'imp_missing', amount: 1, expectedCancellableAmount: 1, reason: 'x' }))).toBe('NOT_FOUND');
+  expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: 'imp_missing', amount: 1, expectedCancellableAmount: 1, reason: 'x' }))).toBe('NOT_FOUND');
 });
 
 test('a stale balance guard (checksum) is refused by PortOne: REJECTED, nothing cancelled', async () => {
   const impUid = await sim.pay({ merchantUid: 'm-guard', amount: 1000 });
   const client = newClient();
-  expect(await errorKind(client.cancelPayment({ gatewayPaymentId: impUid, amount: 500, expectedCancellableAmount: 900, reason: 'x' }))).toBe('REJECTED');
+  expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 500, expectedCancellableAmount: 900, reason: 'x' }))).toBe('REJECTED');
   expect((await sim.payment(impUid)).cancel_amount).toBe(0);
 });
 
@@ -101,7 +84,7 @@ test('a cancel that times out is OUTCOME_UNKNOWN; reading back shows what happen
   const client = newClient({ responseTimeoutMs: 300 });
   await client.getPayment(impUid);
   await sim.fault({ endpoint: 'cancel', kind: 'latency', latencyMs: 1000, times: 1 });
-  expect(await errorKind(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe(
+  expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe(
     'OUTCOME_UNKNOWN',
   );
   await new Promise((resolve) => setTimeout(resolve, 900));
@@ -112,7 +95,7 @@ test('a cancel applied and then lost is OUTCOME_UNKNOWN, and reading back finds 
   const impUid = await sim.pay({ merchantUid: 'm-lost', amount: 1000 });
   const client = newClient();
   await sim.fault({ endpoint: 'cancel', kind: 'applyThenLose', times: 1 });
-  expect(await errorKind(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe(
+  expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe(
     'OUTCOME_UNKNOWN',
   );
   const readBack = await client.getPayment(impUid);
@@ -126,22 +109,22 @@ test('5xx: 503 is UNAVAILABLE everywhere; 500 on a cancel is OUTCOME_UNKNOWN', a
   const client = newClient();
   await client.getPayment(impUid);
   await sim.fault({ endpoint: 'getPayment', kind: 'http503', times: 1 });
-  expect(await errorKind(client.getPayment(impUid))).toBe('UNAVAILABLE');
+  expect(await gatewayErrorKindOf(client.getPayment(impUid))).toBe('UNAVAILABLE');
   await sim.fault({ endpoint: 'cancel', kind: 'http503', times: 1 });
-  expect(await errorKind(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe('UNAVAILABLE');
+  expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe('UNAVAILABLE');
   await sim.fault({ endpoint: 'cancel', kind: 'http500', times: 1 });
-  expect(await errorKind(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe(
+  expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe(
     'OUTCOME_UNKNOWN',
   );
   await sim.fault({ endpoint: 'cancel', kind: 'businessError', code: -1, message: '결제취소에 실패하였습니다.(PG사 오류)', times: 1 });
-  expect(await errorKind(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe('REJECTED');
+  expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe('REJECTED');
 });
 
 test('nothing listening is UNAVAILABLE; wrong credentials are MISCONFIGURED; unknown payments NOT_FOUND', async () => {
   const closedPort = await findFreePort();
-  expect(await errorKind(newClient({ baseUrl: `http://127.0.0.1:${closedPort}` }).getPayment('imp_1'))).toBe('UNAVAILABLE');
-  expect(await errorKind(newClient({ impSecret: 'wrong' }).getPayment('imp_1'))).toBe('MISCONFIGURED');
-  expect(await errorKind(newClient().getPayment('imp_unknown'))).toBe('NOT_FOUND');
+  expect(await gatewayErrorKindOf(newClient({ baseUrl: `http://127.0.0.1:${closedPort}` }).getPayment('imp_1'))).toBe('UNAVAILABLE');
+  expect(await gatewayErrorKindOf(newClient({ impSecret: 'wrong' }).getPayment('imp_1'))).toBe('MISCONFIGURED');
+  expect(await gatewayErrorKindOf(newClient().getPayment('imp_unknown'))).toBe('NOT_FOUND');
 });
 
 test('findPaymentsByMerchantUid lists every record of an order, newest first, and [] for none', async () => {

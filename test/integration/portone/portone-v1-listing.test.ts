@@ -1,14 +1,15 @@
 import fc from 'fast-check';
-import { GatewayError, gatewayBalance, type GatewayErrorKind, type GatewayPayment, type PaymentListQuery } from '../../../src/gateway/payment-gateway';
+import { gatewayBalance, type GatewayPayment, type PaymentListQuery } from '../../../src/gateway/payment-gateway';
 import type { V1Payment } from '../../../src/gateway/portone/sim/simulator-state';
 import { PortOneV1Client } from '../../../src/gateway/portone/v1/portone-v1.client';
-import { startSimulatorHarness, type SimulatorHarness } from '../../support/simulator-harness';
+import { gatewayErrorKindOf } from '../../support/gateway-errors';
+import { useSimulatorHarness } from '../../support/simulator-harness';
 
 /**
  * The V1 client's time-window listing, virtual-account revoke, decimal amounts and sandbox flag, against
  * the simulator over HTTP. Nothing is stubbed; the simulator's ledger is the independent record.
  */
-let sim: SimulatorHarness;
+const sim = useSimulatorHarness();
 
 /** Never answers: webhooks sent there fail, but the simulator's ledger still records what was sent. */
 const DEAD_WEBHOOK_URL = 'http://127.0.0.1:9/hook';
@@ -18,16 +19,6 @@ const FC_PARAMS = { numRuns: Number(process.env.FC_RUNS ?? 20), ...(process.env.
 
 function newClient() {
   return new PortOneV1Client({ baseUrl: sim.url, impKey: sim.impKey, impSecret: sim.impSecret, connectTimeoutMs: 2000, responseTimeoutMs: 10_000 });
-}
-
-async function errorKind(promise: Promise<unknown>): Promise<GatewayErrorKind> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof GatewayError) return error.kind;
-    throw error;
-  }
-  throw new Error('expected a GatewayError');
 }
 
 /** Follows `nextPage` from page 1 and keeps every page, so tests can check page sizes and order too. */
@@ -48,16 +39,6 @@ const seconds = (s: number) => new Date(s * 1000);
 function listedTime(payment: V1Payment, status: 'paid' | 'cancelled' | 'ready'): number {
   return status === 'paid' ? payment.paid_at : status === 'cancelled' ? payment.cancelled_at : payment.started_at;
 }
-
-beforeAll(async () => {
-  sim = await startSimulatorHarness();
-});
-afterAll(async () => {
-  await sim.close();
-});
-beforeEach(async () => {
-  await sim.reset();
-});
 
 describe('listPayments', () => {
   test('2,500 paid payments, limit 1000: three pages of 1000, 1000 and 500, each payment exactly once', async () => {
@@ -172,9 +153,9 @@ describe('listPayments', () => {
     const query = { status: 'paid' as const, from: seconds(now - 10), to: seconds(now + 10), page: 1, limit: 10 };
     await client.listPayments(query);
     await sim.fault({ endpoint: 'list', kind: 'http503' });
-    expect(await errorKind(client.listPayments(query))).toBe('UNAVAILABLE');
+    expect(await gatewayErrorKindOf(client.listPayments(query))).toBe('UNAVAILABLE');
     await sim.fault({ endpoint: 'list', kind: 'reset' });
-    expect(await errorKind(client.listPayments(query))).toBe('UNAVAILABLE');
+    expect(await gatewayErrorKindOf(client.listPayments(query))).toBe('UNAVAILABLE');
   });
 });
 
@@ -256,9 +237,9 @@ describe('virtual accounts', () => {
     const [cancelled] = await walk(client, { status: 'cancelled', from: seconds(now - 10), to: seconds(now + 10), limit: 10 });
     expect(cancelled.map((p) => p.gatewayPaymentId)).toEqual([impUid]);
     // Revoked means closed: no second revoke, no deposit, and nothing to refund.
-    expect(await errorKind(client.revokeVirtualAccount(impUid))).toBe('REJECTED');
+    expect(await gatewayErrorKindOf(client.revokeVirtualAccount(impUid))).toBe('REJECTED');
     await expect(sim.deposit(impUid)).rejects.toThrow(/409/);
-    expect(await errorKind(client.cancelPayment({ gatewayPaymentId: impUid, amount: 30000, expectedCancellableAmount: 30000, reason: 'x', refundAccount: REFUND_ACCOUNT }))).toBe(
+    expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 30000, expectedCancellableAmount: 30000, reason: 'x', refundAccount: REFUND_ACCOUNT }))).toBe(
       'ALREADY_CANCELLED',
     );
   });
@@ -269,9 +250,9 @@ describe('virtual accounts', () => {
     await sim.deposit(deposited, { webhook: false });
     const client = newClient();
     expect(await client.getPayment(deposited)).toMatchObject({ status: 'PAID', amount: 1000 });
-    expect(await errorKind(client.revokeVirtualAccount(card))).toBe('REJECTED');
-    expect(await errorKind(client.revokeVirtualAccount(deposited))).toBe('REJECTED');
-    expect(await errorKind(client.revokeVirtualAccount('imp_unknown'))).toBe('NOT_FOUND');
+    expect(await gatewayErrorKindOf(client.revokeVirtualAccount(card))).toBe('REJECTED');
+    expect(await gatewayErrorKindOf(client.revokeVirtualAccount(deposited))).toBe('REJECTED');
+    expect(await gatewayErrorKindOf(client.revokeVirtualAccount('imp_unknown'))).toBe('NOT_FOUND');
     expect((await sim.payment(card)).status).toBe('paid');
     expect((await sim.payment(deposited)).status).toBe('paid');
   });
@@ -280,9 +261,9 @@ describe('virtual accounts', () => {
     const impUid = await sim.pay({ merchantUid: 'm-vb-fault', amount: 1000, status: 'ready', payMethod: 'vbank' });
     const client = newClient();
     await sim.fault({ endpoint: 'revokeVbank', kind: 'http503' });
-    expect(await errorKind(client.revokeVirtualAccount(impUid))).toBe('UNAVAILABLE');
+    expect(await gatewayErrorKindOf(client.revokeVirtualAccount(impUid))).toBe('UNAVAILABLE');
     await sim.fault({ endpoint: 'revokeVbank', kind: 'reset' });
-    expect(await errorKind(client.revokeVirtualAccount(impUid))).toBe('OUTCOME_UNKNOWN');
+    expect(await gatewayErrorKindOf(client.revokeVirtualAccount(impUid))).toBe('OUTCOME_UNKNOWN');
     expect((await client.revokeVirtualAccount(impUid)).status).toBe('CANCELLED');
   });
 
@@ -291,7 +272,7 @@ describe('virtual accounts', () => {
     await sim.deposit(impUid, { webhook: false });
     const client = newClient();
     const request = { gatewayPaymentId: impUid, amount: 25000, expectedCancellableAmount: 25000, reason: 'refund' };
-    expect(await errorKind(client.cancelPayment(request))).toBe('REJECTED');
+    expect(await gatewayErrorKindOf(client.cancelPayment(request))).toBe('REJECTED');
     expect((await sim.payment(impUid)).cancel_amount).toBe(0);
     expect(await client.cancelPayment({ ...request, refundAccount: REFUND_ACCOUNT })).toMatchObject({ status: 'CANCELLED', cancelledAmount: 25000 });
     const sent = (await sim.cancelRequests(impUid)).map((c) => c.body);

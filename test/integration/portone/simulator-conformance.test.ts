@@ -1,60 +1,14 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import fetch from 'node-fetch';
-import { startPortOneSimulator, type PortOneSimulator } from '../../../src/gateway/portone/sim/portone-simulator';
-import { SimulatorControlClient } from '../../../src/gateway/portone/sim/simulator-control.client';
 import { definitionValidator, responseValidator } from '../../support/portone-openapi';
+import { callPortOneV1, portOneV1Token, useV1ConformanceSimulator } from '../../support/portone-v1-conformance';
 import { waitFor } from '../../support/wait';
 
 /** Conformance of the simulator with PortOne's V1 documentation, over HTTP, checked against PortOne's Swagger (test/fixtures/portone). */
 const KEY = 'conf-key';
 const SECRET = 'conf-secret';
-let sim: PortOneSimulator;
-let control: SimulatorControlClient;
-let receiver: Server;
-let receiverUrl: string;
-const received: Array<{ contentType: string | undefined; body: string }> = [];
+const { sim, control, receiver } = useV1ConformanceSimulator({ impKey: KEY, impSecret: SECRET });
 
-beforeAll(async () => {
-  receiver = createServer((req: IncomingMessage, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push({ contentType: req.headers['content-type'], body });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const address = receiver.address();
-  receiverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
-  sim = await startPortOneSimulator({ impKey: KEY, impSecret: SECRET, control: true, webhookUrl: receiverUrl, includeSandboxFilter: true });
-  control = new SimulatorControlClient(sim.url);
-});
-afterAll(async () => {
-  await sim.close();
-  await new Promise((resolve) => receiver.close(resolve));
-});
-beforeEach(async () => {
-  await control.reset();
-  received.length = 0;
-});
-
-async function call(method: string, path: string, options: { body?: unknown; form?: Record<string, string>; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...options.headers };
-  let body: string | undefined;
-  if (options.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(options.form).toString();
-  } else if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.body);
-  }
-  const response = await fetch(`${sim.url}${path}`, { method, headers, body });
-  return { status: response.status, json: (await response.json()) as { code: number; message: string | null; response: any } };
-}
-
-async function token(): Promise<string> {
-  return (await call('POST', '/users/getToken', { body: { imp_key: KEY, imp_secret: SECRET } })).json.response.access_token;
-}
+const call = (method: string, path: string, options?: Parameters<typeof callPortOneV1>[3]) => callPortOneV1(sim.url, method, path, options);
+const token = () => portOneV1Token(sim.url, { impKey: KEY, impSecret: SECRET });
 
 const bearer = async () => ({ authorization: `Bearer ${await token()}` });
 
@@ -223,9 +177,9 @@ describe('A4 POST /payments/cancel', () => {
     const headers = await bearer();
     await call('POST', '/payments/cancel', { headers, body: { imp_uid: quiet.imp_uid } });
     await call('POST', '/payments/cancel', { headers, body: { imp_uid: loud.imp_uid, enable_webhook: true } });
-    await waitFor(async () => received.length >= 1);
+    await waitFor(async () => receiver.received.length >= 1);
     await new Promise((r) => setTimeout(r, 100));
-    expect(received.map((r) => JSON.parse(r.body))).toEqual([{ imp_uid: loud.imp_uid, merchant_uid: 'm-loud', status: 'cancelled' }]);
+    expect(receiver.json()).toEqual([{ imp_uid: loud.imp_uid, merchant_uid: 'm-loud', status: 'cancelled' }]);
   });
 });
 
@@ -247,10 +201,10 @@ describe('A7 webhooks', () => {
     const paid = await control.createPayment({ merchant_uid: 'm-hook', amount: 1000 });
     await control.createPayment({ merchant_uid: 'm-fail', amount: 1000, status: 'failed' });
     await control.createPayment({ merchant_uid: 'm-form', amount: 1000, webhook_content_type: 'form' });
-    await waitFor(async () => received.length >= 2);
+    await waitFor(async () => receiver.received.length >= 2);
     await control.consoleCancel(paid.imp_uid);
-    await waitFor(async () => received.length >= 3);
-    const bodies = received.map((r) => (r.contentType?.startsWith('application/json') ? JSON.parse(r.body) : Object.fromEntries(new URLSearchParams(r.body))));
+    await waitFor(async () => receiver.received.length >= 3);
+    const bodies = receiver.received.map((r) => (r.contentType?.startsWith('application/json') ? JSON.parse(r.body.toString()) : Object.fromEntries(new URLSearchParams(r.body.toString()))));
     expect(bodies).toEqual(
       expect.arrayContaining([
         { imp_uid: paid.imp_uid, merchant_uid: 'm-hook', status: 'paid' },
@@ -259,12 +213,12 @@ describe('A7 webhooks', () => {
       ]),
     );
     expect(bodies.some((b) => b.merchant_uid === 'm-fail')).toBe(false);
-    expect(received.some((r) => r.contentType === 'application/x-www-form-urlencoded')).toBe(true);
+    expect(receiver.received.some((r) => r.contentType === 'application/x-www-form-urlencoded')).toBe(true);
   });
 
   test('delayed and duplicated deliveries', async () => {
-    await control.sendWebhook({ url: receiverUrl, imp_uid: 'imp_1', merchant_uid: 'm', status: 'paid', duplicate: true, delayMs: 50, wait: true });
-    expect(received).toHaveLength(2);
+    await control.sendWebhook({ url: receiver.url, imp_uid: 'imp_1', merchant_uid: 'm', status: 'paid', duplicate: true, delayMs: 50, wait: true });
+    expect(receiver.received).toHaveLength(2);
     expect((await control.ledger()).webhooks.map((w) => w.httpStatus)).toEqual([200, 200]);
   });
 });

@@ -1,9 +1,7 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import fc from 'fast-check';
 import fetch from 'node-fetch';
-import { startPortOneSimulator, type PortOneSimulator } from '../../../src/gateway/portone/sim/portone-simulator';
-import { SimulatorControlClient } from '../../../src/gateway/portone/sim/simulator-control.client';
 import { definitionValidator, responseValidator } from '../../support/portone-openapi';
+import { callPortOneV1, portOneV1Token, useV1ConformanceSimulator, type V1Envelope } from '../../support/portone-v1-conformance';
 import { waitFor } from '../../support/wait';
 
 /**
@@ -15,65 +13,17 @@ const KEY = 'listing-key';
 const SECRET = 'listing-secret';
 const DAY = 86_400;
 const FC_PARAMS = { numRuns: Number(process.env.FC_RUNS ?? 15), ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) };
-let sim: PortOneSimulator;
-let control: SimulatorControlClient;
-let receiver: Server;
-let receiverUrl: string;
-const received: Array<Record<string, string>> = [];
+const { sim, control, receiver } = useV1ConformanceSimulator({ impKey: KEY, impSecret: SECRET });
 
-beforeAll(async () => {
-  receiver = createServer((req: IncomingMessage, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push(JSON.parse(body));
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const address = receiver.address();
-  receiverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
-  sim = await startPortOneSimulator({ impKey: KEY, impSecret: SECRET, control: true, webhookUrl: receiverUrl, includeSandboxFilter: true });
-  control = new SimulatorControlClient(sim.url);
-});
-afterAll(async () => {
-  await sim.close();
-  await new Promise((resolve) => receiver.close(resolve));
-});
-beforeEach(async () => {
-  await control.reset();
-  received.length = 0;
-});
-
-type Envelope = { code: number; message: string | null; response: any };
-
+const token = () => portOneV1Token(sim.url, { impKey: KEY, impSecret: SECRET });
+/** Sends the bearer token unless `auth: false`. */
 async function call(method: string, path: string, options: { body?: unknown; form?: Record<string, string>; auth?: boolean } = {}) {
-  const headers: Record<string, string> = {};
-  if (options.auth !== false) headers.authorization = `Bearer ${await token()}`;
-  let body: string | undefined;
-  if (options.form) {
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    body = new URLSearchParams(options.form).toString();
-  } else if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.body);
-  }
-  const response = await fetch(`${sim.url}${path}`, { method, headers, body });
-  return { status: response.status, json: (await response.json()) as Envelope };
-}
-
-async function token(): Promise<string> {
-  const response = await fetch(`${sim.url}/users/getToken`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ imp_key: KEY, imp_secret: SECRET }),
-  });
-  return ((await response.json()) as Envelope).response.access_token;
+  return callPortOneV1(sim.url, method, path, { ...options, headers: options.auth === false ? {} : { authorization: `Bearer ${await token()}` } });
 }
 
 const listing = (status: string, query: Record<string, string | number> = {}) =>
   call('GET', `/payments/status/${status}?${new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString()}`);
-const ids = (r: { json: Envelope }) => (r.json.response.list as Array<{ imp_uid: string }>).map((p) => p.imp_uid);
+const ids = (r: { json: V1Envelope }) => (r.json.response.list as Array<{ imp_uid: string }>).map((p) => p.imp_uid);
 const now = async () => (await control.ledger()).now;
 const checkListing = responseValidator('get', '/payments/status/{payment_status}');
 
@@ -212,8 +162,8 @@ describe('GET /payments/status/{payment_status}', () => {
 describe('DELETE /vbanks/{imp_uid}', () => {
   test('revokes an issued, unpaid virtual account: cancelled, no money moved, no webhook; valid PaymentResponse', async () => {
     const vbank = await control.createPayment({ merchant_uid: 'm-vb', amount: 30000, status: 'ready', pay_method: 'vbank' });
-    await waitFor(async () => received.length >= 1);
-    expect(received).toEqual([{ imp_uid: vbank.imp_uid, merchant_uid: 'm-vb', status: 'ready' }]);
+    await waitFor(async () => receiver.received.length >= 1);
+    expect(receiver.json()).toEqual([{ imp_uid: vbank.imp_uid, merchant_uid: 'm-vb', status: 'ready' }]);
     const r = await call('DELETE', `/vbanks/${vbank.imp_uid}`);
     expect(r.status).toBe(200);
     expect(definitionValidator('PaymentResponse')(r.json)).toEqual([]);
@@ -223,7 +173,7 @@ describe('DELETE /vbanks/{imp_uid}', () => {
     expect(r.json.response.cancelled_at).toBeLessThanOrEqual(await now());
     expect((await call('GET', `/payments/${vbank.imp_uid}`)).json.response).toEqual(r.json.response);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(received).toHaveLength(1);
+    expect(receiver.received).toHaveLength(1);
   });
 
   test('404 for an unknown imp_uid; 400 for a card, a paid or an already revoked account; 401 without a token', async () => {
@@ -263,8 +213,8 @@ describe('DELETE /vbanks/{imp_uid}', () => {
     expect(definitionValidator('PaymentAnnotation')(deposited)).toEqual([]);
     expect(deposited.status).toBe('paid');
     expect(deposited.paid_at).toBeGreaterThanOrEqual(vbank.started_at + 30);
-    await waitFor(async () => received.length >= 1);
-    expect(received).toEqual([{ imp_uid: vbank.imp_uid, merchant_uid: 'm-deposit', status: 'paid' }]);
+    await waitFor(async () => receiver.received.length >= 1);
+    expect(receiver.json()).toEqual([{ imp_uid: vbank.imp_uid, merchant_uid: 'm-deposit', status: 'paid' }]);
     const other = await control.createPayment({ merchant_uid: 'm-deposit-2', amount: 1000, status: 'ready', pay_method: 'vbank', webhook: false });
     await call('DELETE', `/vbanks/${other.imp_uid}`);
     await expect(control.setStatus(other.imp_uid, 'paid')).rejects.toThrow(/409/);
@@ -320,8 +270,8 @@ describe('live by default, exact decimals, run-time options, console cancels', (
     const full = await control.consoleCancel(p.imp_uid);
     expect(full).toMatchObject({ status: 'cancelled', cancel_amount: 5000 });
     expect(full.cancel_history.map((c) => c.amount)).toEqual([1500.5, 3499.5]);
-    await waitFor(async () => received.length >= 2);
-    expect(received).toEqual([
+    await waitFor(async () => receiver.received.length >= 2);
+    expect(receiver.json()).toEqual([
       { imp_uid: p.imp_uid, merchant_uid: 'm-console', status: 'cancelled' },
       { imp_uid: p.imp_uid, merchant_uid: 'm-console', status: 'cancelled' },
     ]);

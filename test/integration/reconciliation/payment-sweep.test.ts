@@ -3,26 +3,14 @@ import { SweepCursor } from '../../../src/payment/reconciliation/sweep-cursor.en
 import { HoldSeatDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
-import { startTestApp, type TestApp } from '../../support/test-app';
+import { useTestApp } from '../../support/test-app';
 
 /**
  * The sweep walks PortOne's listing in windows that each fit one page (RECONCILE_SWEEP_PAGE_SIZE=4 here),
  * so a payment can never slip between two page reads, and it settles exactly the payments of ours that
  * are undecided: nothing twice, nothing of other shops.
  */
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp({ env: { RECONCILE_SWEEP_PAGE_SIZE: '4' } });
-});
-afterAll(async () => {
-  await t.close();
-});
-beforeEach(async () => {
-  await t.reset();
-});
-afterEach(async () => {
-  await expectMoneyInvariants(t);
-});
+const t = useTestApp({ env: { RECONCILE_SWEEP_PAGE_SIZE: '4' } }, { afterEachTest: expectMoneyInvariants });
 
 test('thirty payments spread over the last minute, webhooks lost, 4 per page: one run settles each once', async () => {
   const seats = Array.from({ length: 30 }, (_, i) => ({ label: `S${i + 1}`, price: 10000 + i }));

@@ -1,4 +1,4 @@
-import fetch from 'node-fetch';
+import { SimulatorControlHttpClient } from './simulator-control-http';
 import type { CancelRequestRecord, FaultKind, SimulatorEndpoint, SimulatorRuntimeOptions, V1Payment, WebhookRecord } from './simulator-state';
 
 export interface SimulatorLedger {
@@ -30,8 +30,10 @@ export interface SimulatedPaymentInput {
 }
 
 /** Drives the simulator's `/__control` API over HTTP: what tests and the demo use to play the browser. */
-export class SimulatorControlClient {
-  constructor(private readonly baseUrl: string) {}
+export class SimulatorControlClient extends SimulatorControlHttpClient<SimulatorLedger> {
+  constructor(baseUrl: string) {
+    super(baseUrl, 'simulator control');
+  }
 
   /** What the buyer's PortOne payment window produces; fires the notification unless `webhook: false`. */
   async createPayment(input: SimulatedPaymentInput): Promise<V1Payment> {
@@ -77,10 +79,6 @@ export class SimulatorControlClient {
     await this.post('/__control/faults', fault);
   }
 
-  async clearFaults(): Promise<void> {
-    await this.request('DELETE', '/__control/faults');
-  }
-
   async sendWebhook(input: {
     url: string;
     imp_uid: string;
@@ -92,28 +90,5 @@ export class SimulatorControlClient {
     wait?: boolean;
   }): Promise<void> {
     await this.post('/__control/webhooks', input);
-  }
-
-  async reset(): Promise<void> {
-    await this.post('/__control/reset', {});
-  }
-
-  async ledger(): Promise<SimulatorLedger> {
-    return this.request('GET', '/__control/ledger');
-  }
-
-  private post<T>(path: string, body: unknown): Promise<T> {
-    return this.request('POST', path, body);
-  }
-
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`simulator control ${method} ${path}: HTTP ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
   }
 }

@@ -1,8 +1,9 @@
 import { createServer } from 'node:net';
-import { GatewayError, gatewayBalance, type GatewayErrorKind } from '../../../../src/gateway/payment-gateway';
+import { gatewayBalance } from '../../../../src/gateway/payment-gateway';
 import { PortOneV2SimulatorControlClient } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator-control.client';
 import { newWebhookSecret, startPortOneV2Simulator, type PortOneV2Simulator } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator';
 import { PortOneV2Client } from '../../../../src/gateway/portone/v2/portone-v2.client';
+import { gatewayErrorKindOf, gatewayErrorOf } from '../../../support/gateway-errors';
 import { startSimulatorHarnessV2 } from '../../../support/simulator-harness-v2';
 
 /** The real V2 client against the V2 simulator over HTTP: nothing here is stubbed. */
@@ -15,17 +16,6 @@ let control: PortOneV2SimulatorControlClient;
 function newClient(overrides: Partial<ConstructorParameters<typeof PortOneV2Client>[0]> = {}) {
   return new PortOneV2Client({ baseUrl: sim.url, apiSecret: SECRET, storeId: STORE, connectTimeoutMs: 2000, responseTimeoutMs: 5000, ...overrides });
 }
-
-async function errorOf(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof GatewayError) return error;
-    throw error;
-  }
-  throw new Error('expected a GatewayError');
-}
-const kindOf = async (promise: Promise<unknown>): Promise<GatewayErrorKind> => (await errorOf(promise)).kind;
 
 const key = (name: string) => `refund-${name}-0123456789abcdef`;
 
@@ -99,7 +89,7 @@ describe('reads map every V2 status onto the gateway port', () => {
 
   test('every call names our store: a payment id known only in another store is not found, and storeId is exposed', async () => {
     await control.createPayment({ paymentId: 'shared-id', amount: 7000, storeId: OTHER_STORE, webhook: false });
-    expect(await kindOf(newClient().getPayment('shared-id'))).toBe('NOT_FOUND');
+    expect(await gatewayErrorKindOf(newClient().getPayment('shared-id'))).toBe('NOT_FOUND');
     const theirs = await newClient({ storeId: OTHER_STORE }).getPayment('shared-id');
     expect(theirs.storeId).toBe(OTHER_STORE);
   });
@@ -118,7 +108,7 @@ describe('cancel', () => {
   test('a stale balance guard is refused and nothing is cancelled', async () => {
     await control.createPayment({ paymentId: 'pay-guard', amount: 20000, webhook: false });
     await control.consoleCancel('pay-guard', { amount: 5000, webhook: false });
-    const error = await errorOf(newClient().cancelPayment({ gatewayPaymentId: 'pay-guard', amount: 20000, expectedCancellableAmount: 20000, reason: 'booking refund', idempotencyKey: key('guard') }));
+    const error = await gatewayErrorOf(newClient().cancelPayment({ gatewayPaymentId: 'pay-guard', amount: 20000, expectedCancellableAmount: 20000, reason: 'booking refund', idempotencyKey: key('guard') }));
     expect(error.kind).toBe('REJECTED');
     expect(error.details.gatewayCode).toBe('CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN');
     expect(await newClient().getPayment('pay-guard')).toMatchObject({ cancelledAmount: 5000 });
@@ -129,7 +119,7 @@ describe('cancel', () => {
     await control.deposit('pay-va', { webhook: false });
     const client = newClient();
     const request = { gatewayPaymentId: 'pay-va', amount: 9000, expectedCancellableAmount: 9000, reason: 'booking refund', idempotencyKey: key('va') };
-    expect(await errorOf(client.cancelPayment(request))).toMatchObject({ kind: 'REJECTED', details: { gatewayCode: 'INVALID_REQUEST' } });
+    expect(await gatewayErrorOf(client.cancelPayment(request))).toMatchObject({ kind: 'REJECTED', details: { gatewayCode: 'INVALID_REQUEST' } });
     // Same refund, same key: with the account it is another request, so PortOne processes it (no replay of the refusal).
     const after = await client.cancelPayment({ ...request, refundAccount: { bank: '004', holder: '홍길동', account: '123-456' } });
     expect(after.cancelledAmount).toBe(9000);
@@ -142,7 +132,7 @@ describe('cancel', () => {
     await control.injectFault({ endpoint: 'cancel', kind: 'applyThenLose' });
     const client = newClient();
     const request = { gatewayPaymentId: 'pay-lost', amount: 12000, expectedCancellableAmount: 12000, reason: 'booking refund', idempotencyKey: key('lost') };
-    expect(await kindOf(client.cancelPayment(request))).toBe('OUTCOME_UNKNOWN');
+    expect(await gatewayErrorKindOf(client.cancelPayment(request))).toBe('OUTCOME_UNKNOWN');
     expect(await client.getPayment('pay-lost')).toMatchObject({ status: 'CANCELLED', cancelledAmount: 12000 });
     // Even a retry that did not read back first cannot cancel twice: the key answers with the first response.
     expect(await client.cancelPayment(request)).toMatchObject({ status: 'CANCELLED', cancelledAmount: 12000 });
@@ -158,9 +148,9 @@ describe('cancel', () => {
     await control.injectFault({ endpoint: 'cancel', kind: 'http500' });
     const client = newClient();
     const request = { gatewayPaymentId: 'pay-rekey', amount: 9000, expectedCancellableAmount: 9000, reason: 'booking refund', idempotencyKey: key('rekey'), currency: 'KRW' };
-    expect(await kindOf(client.cancelPayment(request))).toBe('OUTCOME_UNKNOWN');
+    expect(await gatewayErrorKindOf(client.cancelPayment(request))).toBe('OUTCOME_UNKNOWN');
     await control.consoleCancel('pay-rekey', { amount: 1000, webhook: false });
-    expect(await kindOf(client.cancelPayment(request))).toBe('REJECTED');
+    expect(await gatewayErrorKindOf(client.cancelPayment(request))).toBe('REJECTED');
     const after = await client.cancelPayment({ ...request, amount: 8000, expectedCancellableAmount: 8000 });
     expect(gatewayBalance(after)).toBe(0);
     const keys = (await control.ledger()).cancelRequests.map((r) => r.idempotencyKey);
@@ -175,7 +165,7 @@ describe('cancel', () => {
     const request = { gatewayPaymentId: 'pay-dup', amount: 8000, expectedCancellableAmount: 8000, reason: 'booking refund', idempotencyKey: key('dup') };
     const first = client.cancelPayment(request);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const second = await errorOf(client.cancelPayment(request));
+    const second = await gatewayErrorOf(client.cancelPayment(request));
     expect(second).toMatchObject({ kind: 'OUTCOME_UNKNOWN', details: { gatewayCode: 'IDEMPOTENCY_OUTSTANDING_REQUEST', httpStatus: 409 } });
     expect(await first).toMatchObject({ cancelledAmount: 8000 });
     expect((await control.ledger()).cancelRequests.filter((r) => r.applied)).toHaveLength(1);
@@ -225,25 +215,25 @@ describe('error mapping (every V2 error type in one place)', () => {
   ] as const)('cancel answered %s (HTTP %d) is %s', async (type, httpStatus, expected) => {
     await control.createPayment({ paymentId: 'pay-err', amount: 1000, webhook: false });
     await control.injectFault({ endpoint: 'cancel', kind: 'error', type, httpStatus });
-    expect(await kindOf(cancel(newClient()))).toBe(expected);
+    expect(await gatewayErrorKindOf(cancel(newClient()))).toBe(expected);
   });
 
   test('real answers: unknown payment, already cancelled, not paid, wrong secret, other store', async () => {
     const client = newClient();
-    expect(await kindOf(cancel(client, 'nope'))).toBe('NOT_FOUND');
+    expect(await gatewayErrorKindOf(cancel(client, 'nope'))).toBe('NOT_FOUND');
     await control.createPayment({ paymentId: 'pay-full', amount: 1000, webhook: false });
     await control.consoleCancel('pay-full', { webhook: false });
-    expect(await kindOf(cancel(client, 'pay-full'))).toBe('ALREADY_CANCELLED');
+    expect(await gatewayErrorKindOf(cancel(client, 'pay-full'))).toBe('ALREADY_CANCELLED');
     await control.createPayment({ paymentId: 'pay-ready', amount: 1000, status: 'READY', webhook: false });
-    expect(await errorOf(cancel(client, 'pay-ready'))).toMatchObject({ kind: 'REJECTED', details: { gatewayCode: 'PAYMENT_NOT_PAID' } });
-    expect(await kindOf(newClient({ apiSecret: 'wrong' }).getPayment('pay-full'))).toBe('MISCONFIGURED');
-    expect(await kindOf(newClient({ storeId: 'store-not-ours' }).getPayment('pay-full'))).toBe('MISCONFIGURED');
+    expect(await gatewayErrorOf(cancel(client, 'pay-ready'))).toMatchObject({ kind: 'REJECTED', details: { gatewayCode: 'PAYMENT_NOT_PAID' } });
+    expect(await gatewayErrorKindOf(newClient({ apiSecret: 'wrong' }).getPayment('pay-full'))).toBe('MISCONFIGURED');
+    expect(await gatewayErrorKindOf(newClient({ storeId: 'store-not-ours' }).getPayment('pay-full'))).toBe('MISCONFIGURED');
   });
 
   test('PG_PROVIDER is a definite refusal that keeps the PG code and message', async () => {
     await control.createPayment({ paymentId: 'pay-err', amount: 1000, webhook: false });
     await control.injectFault({ endpoint: 'cancel', kind: 'pgError', message: '부분취소 불가' });
-    const error = await errorOf(cancel(newClient()));
+    const error = await gatewayErrorOf(cancel(newClient()));
     expect(error.kind).toBe('REJECTED');
     expect(error.message).toContain('부분취소 불가');
   });
@@ -255,9 +245,9 @@ describe('error mapping (every V2 error type in one place)', () => {
   ] as const)('%s: a cancel is %s, a read is %s', async (kind, onCancel, onRead) => {
     await control.createPayment({ paymentId: 'pay-err', amount: 1000, webhook: false });
     await control.injectFault({ endpoint: 'cancel', kind });
-    expect(await kindOf(cancel(newClient()))).toBe(onCancel);
+    expect(await gatewayErrorKindOf(cancel(newClient()))).toBe(onCancel);
     await control.injectFault({ endpoint: 'getPayment', kind });
-    expect(await kindOf(newClient().getPayment('pay-err'))).toBe(onRead);
+    expect(await gatewayErrorKindOf(newClient().getPayment('pay-err'))).toBe(onRead);
     // Nothing was applied, and the key was not burnt by an edge failure.
     expect((await control.ledger()).cancelRequests.filter((r) => r.applied)).toHaveLength(0);
   });
@@ -266,9 +256,9 @@ describe('error mapping (every V2 error type in one place)', () => {
     await control.createPayment({ paymentId: 'pay-err', amount: 1000, webhook: false });
     const client = newClient({ responseTimeoutMs: 300 });
     await control.injectFault({ endpoint: 'cancel', kind: 'latency', latencyMs: 1000 });
-    expect(await kindOf(cancel(client))).toBe('OUTCOME_UNKNOWN');
+    expect(await gatewayErrorKindOf(cancel(client))).toBe('OUTCOME_UNKNOWN');
     await control.injectFault({ endpoint: 'getPayment', kind: 'latency', latencyMs: 1000 });
-    expect(await kindOf(client.getPayment('pay-err'))).toBe('UNAVAILABLE');
+    expect(await gatewayErrorKindOf(client.getPayment('pay-err'))).toBe('UNAVAILABLE');
   });
 
   test('nobody listening is unavailable (nothing sent); a bare 404 from a wrong base URL is a configuration error', async () => {
@@ -281,9 +271,9 @@ describe('error mapping (every V2 error type in one place)', () => {
       });
     });
     const offline = newClient({ baseUrl: `http://127.0.0.1:${closed}` });
-    expect(await kindOf(offline.getPayment('x'))).toBe('UNAVAILABLE');
-    expect(await kindOf(cancel(offline, 'x'))).toBe('UNAVAILABLE');
-    expect(await kindOf(newClient({ baseUrl: `${sim.url}/wrong-prefix` }).getPayment('x'))).toBe('MISCONFIGURED');
+    expect(await gatewayErrorKindOf(offline.getPayment('x'))).toBe('UNAVAILABLE');
+    expect(await gatewayErrorKindOf(cancel(offline, 'x'))).toBe('UNAVAILABLE');
+    expect(await gatewayErrorKindOf(newClient({ baseUrl: `${sim.url}/wrong-prefix` }).getPayment('x'))).toBe('MISCONFIGURED');
   });
 });
 
@@ -330,8 +320,8 @@ describe('virtual account close', () => {
     const client = newClient();
     const closed = await client.revokeVirtualAccount('va-open');
     expect(closed).toMatchObject({ status: 'FAILED', isVirtualAccount: true, paidAt: null });
-    expect(await errorOf(client.revokeVirtualAccount('va-open'))).toMatchObject({ kind: 'REJECTED', details: { gatewayCode: 'PAYMENT_NOT_WAITING_FOR_DEPOSIT' } });
-    expect(await kindOf(client.revokeVirtualAccount('va-unknown'))).toBe('NOT_FOUND');
+    expect(await gatewayErrorOf(client.revokeVirtualAccount('va-open'))).toMatchObject({ kind: 'REJECTED', details: { gatewayCode: 'PAYMENT_NOT_WAITING_FOR_DEPOSIT' } });
+    expect(await gatewayErrorKindOf(client.revokeVirtualAccount('va-unknown'))).toBe('NOT_FOUND');
   });
 });
 

@@ -1,10 +1,10 @@
-import { createServer, type Server } from 'node:http';
 import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
 import { PortOneV2SimulatorControlClient } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator-control.client';
 import { newWebhookSecret, startPortOneV2Simulator, type PortOneV2Simulator } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator';
 import { PortOneV2WebhookVerifier, transactionPaymentId } from '../../../../src/gateway/portone/v2/portone-v2.webhook';
 import { waitFor } from '../../../support/wait';
+import { startWebhookReceiver, type WebhookReceiver } from '../../../support/webhook-receiver';
 
 /**
  * V2 webhook signatures. The signer in most tests is the `standardwebhooks` library (not our simulator,
@@ -154,27 +154,17 @@ describe('event reading', () => {
 describe('webhooks sent by the V2 simulator', () => {
   let sim: PortOneV2Simulator;
   let control: PortOneV2SimulatorControlClient;
-  let receiver: Server;
-  const received: Array<{ body: Buffer; headers: Record<string, string | string[] | undefined> }> = [];
-  let answer = 200;
+  let receiver: WebhookReceiver;
+  let received: WebhookReceiver['received'];
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({ body: Buffer.concat(chunks), headers: req.headers });
-        res.writeHead(answer).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const address = receiver.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/webhooks/portone`;
+    receiver = await startWebhookReceiver('/webhooks/portone');
+    received = receiver.received;
     sim = await startPortOneV2Simulator({
       apiSecret: 'secret',
       storeId: 'store-sim',
       control: true,
-      webhookUrl: url,
+      webhookUrl: receiver.url,
       webhookSecrets: [SECRET_A, SECRET_B],
       webhookRetry: { enabled: true, unitMs: 5, jitter: false },
     });
@@ -182,12 +172,11 @@ describe('webhooks sent by the V2 simulator', () => {
   });
   afterAll(async () => {
     await sim.close();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
   });
   beforeEach(async () => {
     await control.reset();
-    received.length = 0;
-    answer = 200;
+    receiver.clear();
   });
 
   test('a payment sends Transaction.Paid, signed with both active secrets, verifiable with either', async () => {
@@ -229,7 +218,7 @@ describe('webhooks sent by the V2 simulator', () => {
   });
 
   test('a failed delivery is retried with the same id and body, at most 5 more times, each attempt signed', async () => {
-    answer = 500;
+    receiver.answer = 500;
     await control.sendWebhook({ type: 'Transaction.Paid', paymentId: 'order-retry', wait: true });
     expect(received).toHaveLength(6);
     expect(new Set(received.map((d) => d.headers['webhook-id'])).size).toBe(1);
@@ -241,7 +230,7 @@ describe('webhooks sent by the V2 simulator', () => {
   });
 
   test('retries can be switched off at run time, and reset restores them', async () => {
-    answer = 503;
+    receiver.answer = 503;
     await control.setWebhookRetry({ enabled: false });
     await control.sendWebhook({ type: 'Transaction.Paid', paymentId: 'order-noretry', wait: true });
     expect(received).toHaveLength(1);

@@ -1,4 +1,4 @@
-import fetch from 'node-fetch';
+import { SimulatorControlHttpClient } from '../simulator-control-http';
 import type { V2CancelRequestRecord, V2FaultKind, V2PaymentMethodKind, V2PaymentStatus, V2SimulatorEndpoint, V2WebhookRecord } from './portone-v2-simulator-state';
 
 /** A V2 payment as the simulator's API renders it (OpenAPI `Payment`, any status). */
@@ -15,9 +15,11 @@ export interface V2SimulatorLedger {
 }
 
 /** Drives the V2 simulator's `/__control` API over HTTP: what tests and the demo use to play the browser. */
-export class PortOneV2SimulatorControlClient {
+export class PortOneV2SimulatorControlClient extends SimulatorControlHttpClient<V2SimulatorLedger> {
   /** @param baseUrl the V2 base URL (`<simulator>/v2` when mounted beside V1). */
-  constructor(private readonly baseUrl: string) {}
+  constructor(baseUrl: string) {
+    super(baseUrl, 'V2 simulator control');
+  }
 
   /** What the buyer's payment window produces (amount in the smallest currency unit). */
   async createPayment(input: {
@@ -73,10 +75,6 @@ export class PortOneV2SimulatorControlClient {
     await this.post('/__control/faults', fault);
   }
 
-  async clearFaults(): Promise<void> {
-    await this.request('DELETE', '/__control/faults');
-  }
-
   /** Knobs for the next `times` automatic webhooks. */
   async setWebhookKnobs(knobs: { corruptSignature?: boolean; timestampSkewSeconds?: number; duplicate?: boolean; times?: number }): Promise<void> {
     await this.post('/__control/webhook-knobs', knobs);
@@ -103,28 +101,5 @@ export class PortOneV2SimulatorControlClient {
     wait?: boolean;
   }): Promise<void> {
     await this.post('/__control/webhooks', input);
-  }
-
-  async reset(): Promise<void> {
-    await this.post('/__control/reset', {});
-  }
-
-  async ledger(): Promise<V2SimulatorLedger> {
-    return this.request('GET', '/__control/ledger');
-  }
-
-  private post<T>(path: string, body: unknown): Promise<T> {
-    return this.request('POST', path, body);
-  }
-
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`V2 simulator control ${method} ${path}: HTTP ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
   }
 }
