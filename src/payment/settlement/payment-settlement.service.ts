@@ -158,8 +158,9 @@ export class PaymentSettlementService {
   }
 
   /**
-   * Step 2, inside one transaction. On a confirm's path that is four statements: the locking read, the
-   * decision row, the reservation's update and the audit row (a refund adds its row and its queued job).
+   * Step 2, inside one transaction. A kept payment is two statements: the locking read, and one that
+   * writes the decision, confirms the reservation and adds the audit row. A refund writes the decision,
+   * its refund row, its queued job and the audit row.
    */
   private async decide(tx: EntityManager, payment: GatewayPayment, source: SettlementSource): Promise<Decided | 'NO_RESERVATION' | 'DECIDED_MEANWHILE'> {
     const locked = await this.records.lockForDecision(tx, { merchantUid: payment.merchantUid });
@@ -185,16 +186,15 @@ export class PaymentSettlementService {
     );
     // paymentState said paid a moment ago; the rules agree unless they were changed to disagree.
     if (verdict.kind === 'NOT_PAID') throw new Error(`verification found payment ${payment.gatewayPaymentId} not paid after it read as paid`);
-    const keep = verdict.kind === 'CONFIRM';
-    const record = await this.records.insertDecision(tx, payment, reservation, {
-      decision: keep ? PaymentDecision.CONFIRMED : PaymentDecision.REFUND,
-      reason: keep ? null : verdict.reason,
-      decidedBy: source,
-      at: now,
-    });
-    if (!record) return 'DECIDED_MEANWHILE';
-    reservation.reportCheckAt = null;
-    if (!keep) {
+    if (verdict.kind !== 'CONFIRM') {
+      const record = await this.records.insertDecision(tx, payment, reservation, {
+        decision: PaymentDecision.REFUND,
+        reason: verdict.reason,
+        decidedBy: source,
+        at: now,
+      });
+      if (!record) return 'DECIDED_MEANWHILE';
+      reservation.reportCheckAt = null;
       const refund = await this.recordRefund(tx, payment, locked, { reason: verdict.reason, decidedBy: source, eventKind: 'DECISION', message: verdict.detail });
       this.failpoints.hit('before-decision-commit');
       await tx.flush();
@@ -204,12 +204,12 @@ export class PaymentSettlementService {
     // confirms ours could meet the seat's uniqueness guard before the stale row is changed.
     const stale = others.map((o) => o.id);
     if (stale.length > 0) await tx.nativeUpdate(Reservation, { id: { $in: stale }, status: ReservationStatus.HELD }, { status: ReservationStatus.EXPIRED });
-    reservation.status = ReservationStatus.CONFIRMED;
-    reservation.confirmedAt = now;
-    this.events.confirmed(tx, payment, reservation, source);
+    const entry = this.events.confirmedEntry(payment, reservation, source);
+    const confirmed = await this.records.recordConfirmation(tx, payment, reservation, { decidedBy: source, at: now, event: entry });
+    if (!confirmed) return 'DECIDED_MEANWHILE';
     this.failpoints.hit('before-decision-commit');
-    await tx.flush();
-    return { kind: 'CONFIRMED', payment: record, reservation };
+    this.events.written(entry);
+    return { kind: 'CONFIRMED', ...confirmed };
   }
 
   /** The refund row (the outbox, leased to the attempt that follows commit), its queued backup and the audit entry. */

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Reservation } from '../../booking/reservation.entity';
 import { gatewayBalance, type GatewayError, type GatewayPayment } from '../../gateway/payment-gateway';
-import type { PaymentEventLog } from '../event-log/payment-event-log';
+import type { PaymentEventEntry, PaymentEventLog } from '../event-log/payment-event-log';
 import type { Refund, RefundReason } from '../refunds/refund.entity';
 import type { SettlementSource } from './settlement-outcome';
 
@@ -52,14 +52,20 @@ export class SettlementEvents {
     });
   }
 
-  confirmed(tx: EntityManager, payment: GatewayPayment, reservation: Reservation, source: SettlementSource): void {
-    this.log.add(tx, {
+  /** The entry of a kept payment; its row is written by the confirmation's own statement. */
+  confirmedEntry(payment: GatewayPayment, reservation: Reservation, source: SettlementSource): PaymentEventEntry {
+    return {
       kind: 'DECISION',
       outcome: 'CONFIRMED',
       reservationId: reservation.id,
       gatewayPaymentId: payment.gatewayPaymentId,
       details: { source, amount: payment.amount, read: gatewayFacts(payment) },
-    });
+    };
+  }
+
+  /** The operator's log line of an entry written by a hot-path statement. */
+  written(entry: PaymentEventEntry): void {
+    this.log.logOnly(entry);
   }
 
   refundDecided(

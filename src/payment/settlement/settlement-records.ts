@@ -6,6 +6,7 @@ import type { GatewayPayment } from '../../gateway/payment-gateway';
 import { Refund } from '../refunds/refund.entity';
 import { VirtualAccount } from '../reconciliation/virtual-account.entity';
 import { Payment, PaymentDecision } from './payment.entity';
+import type { PaymentEventEntry } from '../event-log/payment-event-log';
 import type { Decided } from './settlement-outcome';
 
 export interface LockedForDecision {
@@ -91,6 +92,55 @@ export class SettlementRecords {
       [payment.gatewayPaymentId, reservation.id, payment.merchantUid, payment.amount, payment.currency, decision.decision, decision.reason, decision.decidedBy, decision.at],
     );
     return rows.length === 0 ? null : tx.map(Payment, rows[0]);
+  }
+
+  /**
+   * A kept payment in one statement: the decision row (unless this payment was decided meanwhile: then
+   * null, and nothing was written), the reservation CONFIRMED, and its audit entry. One round trip
+   * instead of a flush of three on the path every confirm takes.
+   */
+  async recordConfirmation(
+    tx: EntityManager,
+    payment: GatewayPayment,
+    reservation: Reservation,
+    decision: { decidedBy: string; at: Date; event: PaymentEventEntry },
+  ): Promise<{ payment: Payment; reservation: Reservation } | null> {
+    const rows: Array<{ payment: Record<string, unknown>; reservation: Record<string, unknown> }> = await tx.execute(
+      `with decided as (
+         insert into payment (id, gateway_payment_id, reservation_id, merchant_uid, amount, currency, decision, refund_reason, decided_by, decided_at)
+         values (gen_random_uuid(), ?, ?, ?, ?, ?, 'CONFIRMED', null, ?, ?)
+         on conflict (gateway_payment_id) do nothing
+         returning *
+       ), confirmed as (
+         update reservation set status = 'CONFIRMED', confirmed_at = ?, report_check_at = null, updated_at = ?, version = version + 1
+          where id = ? and exists (select 1 from decided)
+          returning *
+       ), logged as (
+         insert into payment_event (at, reservation_id, gateway_payment_id, kind, outcome, message, details)
+         select ?, reservation_id, gateway_payment_id, ?, ?, ?, ?::jsonb from decided
+       )
+       select to_jsonb(decided) as payment, (select to_jsonb(confirmed) from confirmed) as reservation from decided`,
+      [
+        payment.gatewayPaymentId,
+        reservation.id,
+        payment.merchantUid,
+        payment.amount,
+        payment.currency,
+        decision.decidedBy,
+        decision.at,
+        decision.at,
+        decision.at,
+        reservation.id,
+        decision.at,
+        decision.event.kind,
+        decision.event.outcome,
+        decision.event.message ?? null,
+        JSON.stringify(decision.event.details ?? null),
+      ],
+    );
+    if (rows.length === 0) return null;
+    // Mapped as they now are in the database, so the transaction's closing flush finds nothing to write.
+    return { payment: tx.map(Payment, rows[0].payment), reservation: tx.map(Reservation, rows[0].reservation) };
   }
 
   /**
