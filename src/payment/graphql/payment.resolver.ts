@@ -1,4 +1,3 @@
-import { wrap } from '@mikro-orm/core';
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { isAdmin, requireAdmin, requireUser } from '../../auth/identity';
 import { LimitPerBuyer } from '../../graphql/buyer-rate-limit.middleware';
@@ -29,10 +28,10 @@ import type { RefundService } from '../refunds/refund.service';
  * and refund cost no further query. Money is primed only where the decision is surely the latest word.
  */
 function primeLoaders(ctx: RequestContext, outcome: Decided): void {
-  const seat = outcome.reservation.seat;
-  if (wrap(seat).isInitialized()) {
+  if (outcome.loaded) {
+    const { seat } = outcome.loaded;
     ctx.loaders.seatById.prime(seat.id, seat);
-    if (wrap(seat.event).isInitialized()) ctx.loaders.eventById.prime(seat.event.id, seat.event);
+    ctx.loaders.eventById.prime(seat.event.id, seat.event);
   }
   if (outcome.kind === 'CONFIRMED') ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: null });
   else if (outcome.reservation.status !== ReservationStatus.CONFIRMED) {

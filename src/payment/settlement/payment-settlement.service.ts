@@ -14,7 +14,7 @@ import { paymentState, verifyPayment } from './payment-verification';
 import { RecordedPaymentFollowUp } from './recorded-payment-followup';
 import { SettlementEvents } from './settlement-events';
 import type { BuyerConfirmation, Decided, Settlement, SettlementSource } from './settlement-outcome';
-import { SettlementRecords, type LockedForDecision } from './settlement-records';
+import { SettlementRecords } from './settlement-records';
 
 export type { Settlement, SettlementSource } from './settlement-outcome';
 
@@ -187,18 +187,19 @@ export class PaymentSettlementService {
     // paymentState said paid a moment ago; the rules agree unless they were changed to disagree.
     if (verdict.kind === 'NOT_PAID') throw new Error(`verification found payment ${payment.gatewayPaymentId} not paid after it read as paid`);
     if (verdict.kind !== 'CONFIRM') {
-      const record = await this.records.insertDecision(tx, payment, reservation, {
+      const managed = locked.manage();
+      const record = await this.records.insertDecision(tx, payment, managed, {
         decision: PaymentDecision.REFUND,
         reason: verdict.reason,
         decidedBy: source,
         at: now,
       });
       if (!record) return 'DECIDED_MEANWHILE';
-      reservation.reportCheckAt = null;
-      const refund = await this.recordRefund(tx, payment, locked, { reason: verdict.reason, decidedBy: source, eventKind: 'DECISION', message: verdict.detail });
+      managed.reportCheckAt = null;
+      const refund = await this.recordRefund(tx, payment, managed, { reason: verdict.reason, decidedBy: source, eventKind: 'DECISION', message: verdict.detail });
       this.failpoints.hit('before-decision-commit');
       await tx.flush();
-      return { kind: 'REFUNDED', payment: record, reservation, refund };
+      return { kind: 'REFUNDED', payment: record, reservation: managed, refund, loaded: { seat } };
     }
     // Stale holds of others on this seat end first, in their own statement: one UPDATE that also
     // confirms ours could meet the seat's uniqueness guard before the stale row is changed.
@@ -209,14 +210,14 @@ export class PaymentSettlementService {
     if (!confirmed) return 'DECIDED_MEANWHILE';
     this.failpoints.hit('before-decision-commit');
     this.events.written(entry);
-    return { kind: 'CONFIRMED', ...confirmed };
+    return { kind: 'CONFIRMED', ...confirmed, loaded: { seat } };
   }
 
   /** The refund row (the outbox, leased to the attempt that follows commit), its queued backup and the audit entry. */
   private async recordRefund(
     tx: EntityManager,
     payment: GatewayPayment,
-    { reservation }: LockedForDecision,
+    reservation: Reservation,
     decision: { reason: RefundReason; decidedBy: string; eventKind: 'DECISION' | 'DECISION_FAILED'; message: string },
   ) {
     const refund = await this.refunds.createInTransaction(
@@ -257,22 +258,23 @@ export class PaymentSettlementService {
     const decided = await transactionalWithRetry(em, async (tx) => {
       const locked = await this.records.lockForDecision(tx, { merchantUid: payment.merchantUid });
       if (!locked) throw failure;
-      const record = await this.records.insertDecision(tx, payment, locked.reservation, {
+      const reservation = locked.manage();
+      const record = await this.records.insertDecision(tx, payment, reservation, {
         decision: PaymentDecision.REFUND,
         reason: RefundReason.INTERNAL_ERROR,
         decidedBy: 'RECOVERY',
         at: this.clock.now(),
       });
       if (!record) return null;
-      locked.reservation.reportCheckAt = null;
-      const refund = await this.recordRefund(tx, payment, locked, {
+      reservation.reportCheckAt = null;
+      const refund = await this.recordRefund(tx, payment, reservation, {
         reason: RefundReason.INTERNAL_ERROR,
         decidedBy: 'RECOVERY',
         eventKind: 'DECISION_FAILED',
         message: failure instanceof Error ? failure.message : String(failure),
       });
       await tx.flush();
-      return { kind: 'REFUNDED' as const, payment: record, reservation: locked.reservation, refund };
+      return { kind: 'REFUNDED' as const, payment: record, reservation, refund };
     });
     if (!decided) return (await this.records.recordedOutcome(em.fork(), payment.gatewayPaymentId)) ?? this.raceLost(payment);
     if (decided.refund.status !== RefundStatus.PENDING) return decided;

@@ -49,7 +49,7 @@ export class RecordedPaymentFollowUp {
       const record = await tx.findOneOrFail(Payment, paymentRowId);
       const locked = await this.records.lockForDecision(tx, { reservationId: record.reservation.id });
       if (!locked) return;
-      const { reservation } = locked;
+      const reservation = locked.manage();
       if (reservation.status !== ReservationStatus.CONFIRMED || record.decision !== PaymentDecision.CONFIRMED) return;
       const existing = await tx.findOne(Refund, { gatewayPaymentId: payment.gatewayPaymentId });
       // Our own refund (the buyer cancelled) always moves the booking out of CONFIRMED first.

@@ -1,6 +1,12 @@
 import type { Reservation } from '../../booking/reservation.entity';
+import type { Seat } from '../../booking/seat.entity';
 import type { Refund } from '../refunds/refund.entity';
 import type { Payment } from './payment.entity';
+
+/** What a fresh decision already read (the seat, with its event): the request's loaders are primed with it. */
+export interface DecisionLoads {
+  seat: Seat;
+}
 
 export type SettlementSource = 'CLIENT_CONFIRM' | 'WEBHOOK' | 'RECONCILIATION';
 
@@ -10,9 +16,9 @@ export type SettlementSource = 'CLIENT_CONFIRM' | 'WEBHOOK' | 'RECONCILIATION';
  */
 export type Settlement =
   /** The payment backs this booking. */
-  | { kind: 'CONFIRMED'; payment: Payment; reservation: Reservation }
+  | { kind: 'CONFIRMED'; payment: Payment; reservation: Reservation; loaded?: DecisionLoads }
   /** The payment is being (or was) given back; `refund` says how far that got. */
-  | { kind: 'REFUNDED'; payment: Payment; reservation: Reservation; refund: Refund }
+  | { kind: 'REFUNDED'; payment: Payment; reservation: Reservation; refund: Refund; loaded?: DecisionLoads }
   /** PortOne does not show it paid (yet): nothing was kept or cancelled. */
   | { kind: 'NOT_PAID'; gatewayPaymentId: string; detail: string }
   /** Made for none of our reservations (or another store): never ours to keep or cancel. */

@@ -10,9 +10,67 @@ import type { PaymentEventEntry } from '../event-log/payment-event-log';
 import type { Decided } from './settlement-outcome';
 
 export interface LockedForDecision {
+  /** Detached copies read by the locking statement: for deciding, and for the answer. */
   reservation: Reservation;
-  /** Loaded with its event: the request's loaders are primed with both. */
+  /** With its event: the request's loaders are primed with both. */
   seat: Seat;
+  /** The reservation as a managed entity, for a path that changes it through the unit of work. */
+  manage(): Reservation;
+}
+
+type Row = Record<string, unknown>;
+const dateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : new Date(value as string));
+
+/**
+ * Entity instances built straight from a row's JSON, outside the unit of work. Merging a row into the
+ * identity map (em.map) hydrates and snapshots it for change tracking: on the path every confirm takes,
+ * for objects that are only read, that was a measurable share of the CPU.
+ */
+function detached<T extends object>(entity: new () => T, properties: Partial<T>): T {
+  return Object.assign(Object.create(entity.prototype) as T, properties);
+}
+
+function eventOf(row: Row): Event {
+  return detached(Event, { id: row.id as string, title: row.title as string, startsAt: new Date(row.starts_at as string), createdAt: new Date(row.created_at as string) });
+}
+
+function seatOf(row: Row, event: Event): Seat {
+  return detached(Seat, { id: row.id as string, event, label: row.label as string, price: row.price as number });
+}
+
+function reservationOf(row: Row, seat: Seat): Reservation {
+  return detached(Reservation, {
+    id: row.id as string,
+    seat,
+    buyerId: row.buyer_id as string,
+    status: row.status as ReservationStatus,
+    amount: row.amount as number,
+    merchantUid: row.merchant_uid as string,
+    expiresAt: new Date(row.expires_at as string),
+    confirmedAt: dateOrNull(row.confirmed_at),
+    cancelledAt: dateOrNull(row.cancelled_at),
+    paymentReportedAt: dateOrNull(row.payment_reported_at),
+    reportCheckAt: dateOrNull(row.report_check_at),
+    reportChecks: row.report_checks as number,
+    createdAt: new Date(row.created_at as string),
+    updatedAt: new Date(row.updated_at as string),
+    version: row.version as number,
+  });
+}
+
+function paymentOf(row: Row, reservation: Reservation): Payment {
+  return detached(Payment, {
+    id: row.id as string,
+    gatewayPaymentId: row.gateway_payment_id as string,
+    reservation,
+    merchantUid: row.merchant_uid as string,
+    amount: Number(row.amount),
+    currency: row.currency as string,
+    decision: row.decision as PaymentDecision,
+    refundReason: (row.refund_reason ?? null) as Payment['refundReason'],
+    decidedBy: row.decided_by as string,
+    decidedAt: new Date(row.decided_at as string),
+  });
 }
 
 /**
@@ -44,7 +102,7 @@ export class SettlementRecords {
    */
   async lockForDecision(tx: EntityManager, by: { merchantUid: string } | { reservationId: string }): Promise<LockedForDecision | null> {
     const [column, value] = 'merchantUid' in by ? ['merchant_uid', by.merchantUid] : ['id', by.reservationId];
-    const rows: Array<{ reservation: Record<string, unknown>; seat: Record<string, unknown>; event: Record<string, unknown> }> =
+    const rows: Array<{ reservation: Row; seat: Row; event: Row }> =
       await tx.execute(
         `with locked_seat as materialized (
            select s.* from seat s where s.id = (select seat_id from reservation where ${column} = ?) for update
@@ -58,16 +116,23 @@ export class SettlementRecords {
         [value, value],
       );
     if (rows.length === 0) return null;
-    tx.map(Event, rows[0].event);
-    const seat = tx.map(Seat, rows[0].seat);
-    const reservation = tx.map(Reservation, rows[0].reservation);
-    return { reservation, seat };
+    const [row] = rows;
+    const seat = seatOf(row.seat, eventOf(row.event));
+    return {
+      reservation: reservationOf(row.reservation, seat),
+      seat,
+      manage: () => {
+        tx.map(Event, row.event);
+        tx.map(Seat, row.seat);
+        return tx.map(Reservation, row.reservation);
+      },
+    };
   }
 
   /** Other reservations occupying the seat (HELD or CONFIRMED): only a reservation no longer HELD can meet one. */
   async othersOnSeat(tx: EntityManager, reservation: Reservation): Promise<Reservation[]> {
     return tx.find(Reservation, {
-      seat: reservation.seat,
+      seat: reservation.seat.id,
       id: { $ne: reservation.id },
       status: { $in: [ReservationStatus.HELD, ReservationStatus.CONFIRMED] },
     });
@@ -105,7 +170,7 @@ export class SettlementRecords {
     reservation: Reservation,
     decision: { decidedBy: string; at: Date; event: PaymentEventEntry },
   ): Promise<{ payment: Payment; reservation: Reservation } | null> {
-    const rows: Array<{ payment: Record<string, unknown>; reservation: Record<string, unknown> }> = await tx.execute(
+    const rows: Array<{ payment: Row; reservation: Row }> = await tx.execute(
       `with decided as (
          insert into payment (id, gateway_payment_id, reservation_id, merchant_uid, amount, currency, decision, refund_reason, decided_by, decided_at)
          values (gen_random_uuid(), ?, ?, ?, ?, ?, 'CONFIRMED', null, ?, ?)
@@ -139,8 +204,8 @@ export class SettlementRecords {
       ],
     );
     if (rows.length === 0) return null;
-    // Mapped as they now are in the database, so the transaction's closing flush finds nothing to write.
-    return { payment: tx.map(Payment, rows[0].payment), reservation: tx.map(Reservation, rows[0].reservation) };
+    const confirmed = reservationOf(rows[0].reservation, reservation.seat);
+    return { payment: paymentOf(rows[0].payment, confirmed), reservation: confirmed };
   }
 
   /**
