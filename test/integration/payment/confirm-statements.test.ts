@@ -1,25 +1,21 @@
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { captureStatements, isJobQueuePolling } from '../../support/sql-statements';
-import { startTestApp, type TestApp } from '../../support/test-app';
+import { expectMember } from '../../support/expect-member';
+import { useTestApp } from '../../support/test-app';
 
 /**
  * The SQL one confirmPayment costs, counted (deterministic, unlike a time): a kept confirm is at most 7
  * statements in one transaction, a refunded one at most 12 including the cancel's recording. The job
  * queue's own polling is not ours to count: the worker does not run here.
  */
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp({ startWorker: false });
-});
-afterAll(() => t.close());
+const t = useTestApp({ startWorker: false });
 
 async function holdAndPay(extra: number) {
   const event = await createEventViaApi(t, [{ label: 'A1', price: 50000 }]);
   const token = await t.tokenFor('buyer-statements');
   const hold = (await t.gql(HoldSeatDocument, { input: { seatId: event.seats[0].id } }, { token })).data!.holdSeat;
   const paymentId = await t.simulator.pay({ merchantUid: hold.merchantUid, amount: hold.amount + extra });
-  // One warm-up of the same path is not needed: statements do not depend on caches being warm.
   return { token, input: { reservationId: hold.id, paymentId, merchantUid: hold.merchantUid } };
 }
 
@@ -44,7 +40,7 @@ function explain(log: { statements: string[] }): string {
 test('a kept confirm runs at most 7 statements in one transaction', async () => {
   const { token, input } = await holdAndPay(0);
   const log = await recordStatements(() => t.gql(ConfirmPaymentDocument, { input }, { token }));
-  expect(log.result.data?.confirmPayment.__typename).toBe('PaymentConfirmed');
+  expectMember(log.result.data?.confirmPayment, 'PaymentConfirmed');
   expect(log.transactions).toBe(1);
   explain(log);
   if (log.statements.length > 7) throw new Error(`a kept confirm ran ${log.statements.length} statements:\n${explain(log)}`);
@@ -53,8 +49,7 @@ test('a kept confirm runs at most 7 statements in one transaction', async () => 
 test('a refunded confirm runs at most 12 statements, the cancel and its recording included', async () => {
   const { token, input } = await holdAndPay(1000);
   const log = await recordStatements(() => t.gql(ConfirmPaymentDocument, { input }, { token }));
-  const result = log.result.data?.confirmPayment;
-  expect(result?.__typename === 'PaymentRefunded' && result.refund.status).toBe('SUCCEEDED');
+  expect(expectMember(log.result.data?.confirmPayment, 'PaymentRefunded').refund.status).toBe('SUCCEEDED');
   expect((await t.simulator.cancelRequests(input.paymentId)).filter((c) => c.applied)).toHaveLength(1);
   explain(log);
   if (log.statements.length > 12) throw new Error(`a refunded confirm ran ${log.statements.length} statements:\n${explain(log)}`);
