@@ -108,6 +108,32 @@ test("bookingStatuses' query uses an index (a partner of two events asking about
   await expectIndexed(capture.statements[0]);
 });
 
+test('every statement of a kept confirmPayment uses an index', async () => {
+  const event = await createEventViaApi(t);
+  const token = await t.tokenFor('bulk-buyer-27');
+  const hold = await t.gql<{ holdSeat: { id: string; merchantUid: string; amount: number } }, unknown>(
+    'mutation Hold($input: HoldSeatInput!) { holdSeat(input: $input) { id merchantUid amount } }',
+    { input: { seatId: event.seats[0].id } },
+    { token },
+  );
+  const { id, merchantUid, amount } = hold.data!.holdSeat;
+  const paymentId = await t.simulator.pay({ merchantUid, amount });
+  const capture = captureStatements({ database });
+  try {
+    const confirmed = await t.gql<{ confirmPayment: { __typename: string } }, unknown>(
+      'mutation Confirm($input: ConfirmPaymentInput!) { confirmPayment(input: $input) { __typename } }',
+      { input: { reservationId: id, paymentId, merchantUid } },
+      { token },
+    );
+    expect(confirmed.data).toEqual({ confirmPayment: { __typename: 'PaymentConfirmed' } });
+  } finally {
+    capture.stop();
+  }
+  const planned = capture.statements.filter((sql) => /^(select|insert|update|with)\b/i.test(sql));
+  expect(planned.length).toBeGreaterThanOrEqual(3);
+  for (const sql of planned) await expectIndexed(sql);
+});
+
 describe('the confirm path look-ups use an index', () => {
   const lookups: Array<[string, () => string]> = [
     ['reservation by id', () => `select * from reservation where id = '${sample.reservationId}' for update`],
