@@ -139,10 +139,15 @@ export async function startPaymentWorker(options: {
   // (an uncaught "terminating connection" error). Handlers on the pool also keep its errors in our logs,
   // serialized (a pg error carries its whole client).
   const pool = new Pool({ connectionString: options.connectionString, max: 10 });
-  pool.on('error', (error) => logger.error({ worker: 'pool', ...workerLogFields({ error }) }, 'job queue: an idle PostgreSQL connection failed'));
-  pool.on('connect', (client) =>
-    client.on('error', (error) => logger.error({ worker: 'pool', ...workerLogFields({ error }) }, 'job queue: a PostgreSQL connection failed')),
-  );
+  let stopped = false;
+  // pg-pool's end() does not wait for its connections' sockets to close; PostgreSQL stopping right after
+  // our own shutdown may still terminate one (57P01). That is the shutdown, not a failure.
+  const poolError = (message: string) => (error: Error) => {
+    const expected = stopped && (error as { code?: string }).code === '57P01';
+    logger[expected ? 'info' : 'error']({ worker: 'pool', ...workerLogFields({ error }) }, message);
+  };
+  pool.on('error', poolError('job queue: an idle PostgreSQL connection failed'));
+  pool.on('connect', (client) => client.on('error', poolError('job queue: a PostgreSQL connection failed')));
   const runner = await run({
     pgPool: pool,
     concurrency: options.concurrency ?? 4,
@@ -179,6 +184,7 @@ export async function startPaymentWorker(options: {
     async stop() {
       clearInterval(unlockTimer);
       await runner.stop();
+      stopped = true;
       await pool.end();
     },
   };
