@@ -119,7 +119,7 @@ export class RefundAttempts {
          select ?, reservation_id, gateway_payment_id, id, 'CANCEL_ATTEMPT', 'SUCCEEDED', ?, ?::jsonb from done
        )
        select done.id, graphile_worker.remove_job(?) is not null as job_removed from done`,
-      [now, result.cancellationId, now, claim.id, claim.attempt, now, result.note, JSON.stringify(details), refundJobKey(claim.id)],
+      [now, result.cancellationId, now, claim.id, claim.attempt, new Date(), result.note, JSON.stringify(details), refundJobKey(claim.id)],
     );
     if (rows.length === 0) return false;
     this.events.logOnly({

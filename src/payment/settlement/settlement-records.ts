@@ -196,7 +196,7 @@ export class SettlementRecords {
         decision.at,
         decision.at,
         reservation.id,
-        decision.at,
+        new Date(), // the log's own time, as PaymentEventLog writes it: when it was written, on this machine
         decision.event.kind,
         decision.event.outcome,
         decision.event.message ?? null,
