@@ -171,16 +171,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 256 * 1024,
     requestIdHeader: 'x-request-id',
-    // One line per request, written when it ends (Fastify's own are two: one as it arrives, one as it
-    // ends). Each line is a synchronous write; at a ticket opening that write is a real share of the CPU.
-    disableRequestLogging: true,
     ...httpServerOptions(config.http),
-  });
-  server.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { req: { method: request.method, url: request.url }, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime * 10) / 10 },
-      'request completed',
-    );
   });
   await registerHttpEdge(server);
   await registerCors(server, config.corsOrigins);
