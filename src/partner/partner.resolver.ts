@@ -31,15 +31,13 @@ export class PartnerResolver {
     nullable: true,
     description: 'Won PortOne reported as paid for the payment that backs this booking (else the latest decided one), if any.',
   })
-  async paidAmount(@Root() status: BookingStatusView, @Ctx() ctx: RequestContext): Promise<number | null> {
-    const { payment } = await ctx.loaders.moneyByReservationId.load(status.reservationId);
-    return payment ? Math.round(payment.amount) : null;
+  paidAmount(@Root() status: BookingStatusView): number | null {
+    return status.money.paidAmount === null ? null : Math.round(status.money.paidAmount);
   }
 
   @FieldResolver(() => RefundView, { nullable: true, description: 'The refund of the payment that backs this booking, if any.' })
-  async refund(@Root() status: BookingStatusView, @Ctx() ctx: RequestContext): Promise<RefundView | null> {
-    const { refund } = await ctx.loaders.moneyByReservationId.load(status.reservationId);
-    return refund && RefundView.from(refund, { forOperator: false });
+  refund(@Root() status: BookingStatusView): RefundView | null {
+    return status.money.refund && RefundView.from(status.money.refund, { forOperator: false });
   }
 
   @Query(() => [PartnerView], { description: 'Admin only.' })
