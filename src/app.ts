@@ -168,8 +168,6 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 256 * 1024,
     requestIdHeader: 'x-request-id',
-    // One access-log line per request (registerHttpEdge) instead of Fastify's two.
-    disableRequestLogging: true,
     ...httpServerOptions(config.http),
   });
   await registerHttpEdge(server);

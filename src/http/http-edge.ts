@@ -54,15 +54,6 @@ export async function registerHttpEdge(server: FastifyInstance): Promise<void> {
     }
   });
 
-  // The access log: one line when the response is sent (Fastify's default is a second one on arrival,
-  // which doubled the logging cost of every call for nothing a request id does not already join up).
-  server.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { req: { method: request.method, url: request.url, remoteAddress: request.ip }, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime },
-      'request completed',
-    );
-  });
-
   server.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
     if (status >= 500) {
