@@ -63,7 +63,22 @@ function nulInJson(value: unknown, path: string, depth = 0): string | null {
   return null;
 }
 
+/**
+ * Apollo hands over the same parsed document for every request of one query text (its document cache),
+ * so a document's literals are checked once, not on every call.
+ */
+const literalsChecked = new WeakMap<DocumentNode, string | null>();
+
 function nulInLiterals(document: DocumentNode): string | null {
+  let found = literalsChecked.get(document);
+  if (found === undefined) {
+    found = findNulInLiterals(document);
+    literalsChecked.set(document, found);
+  }
+  return found;
+}
+
+function findNulInLiterals(document: DocumentNode): string | null {
   let found: string | null = null;
   visit(document, {
     Argument(node) {

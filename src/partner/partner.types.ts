@@ -87,6 +87,9 @@ export class BookingStatusView {
 
   reservationId: string;
 
+  /** Read with the booking (see PartnerService.bookingStatuses); the field resolvers shape them. */
+  money: Pick<BookingRecord, 'paidAmount' | 'refund'>;
+
   static from(reservation: BookingRecord): BookingStatusView {
     return Object.assign(new BookingStatusView(), {
       merchantUid: reservation.merchantUid,
@@ -98,6 +101,7 @@ export class BookingStatusView {
       seat: SeatView.from(reservation.seat),
       event: EventView.from(reservation.seat.event),
       reservationId: reservation.id,
+      money: { paidAmount: reservation.paidAmount, refund: reservation.refund },
     });
   }
 }
