@@ -6,7 +6,7 @@ import { isUuid } from '../booking/event.service';
 import type { ReservationStatus } from '../booking/reservation.entity';
 import type { Clock } from '../clock';
 import { badUserInput, notFound, unauthenticated } from '../errors';
-import type { Refund, RefundReason, RefundStatus } from '../payment/refunds/refund.entity';
+import type { RefundFacts, RefundReason, RefundStatus } from '../payment/refunds/refund.entity';
 import { Partner } from './partner.entity';
 
 export const MAX_BOOKING_STATUS_BATCH = 100;
@@ -113,10 +113,7 @@ export class PartnerService {
 }
 
 /** A refund as bookingStatuses shows it: the fields RefundView reads, as plain data. */
-export type RefundRecord = Pick<
-  Refund,
-  'id' | 'gatewayPaymentId' | 'amount' | 'currency' | 'reason' | 'status' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'createdAt' | 'succeededAt'
-> & { reservation: { id: string } };
+export type RefundRecord = RefundFacts;
 
 /** A booking as bookingStatuses reads it: the reservation with its seat and the seat's event. */
 export interface BookingRecord {

@@ -2,7 +2,7 @@ import { Field, ID, InputType, Int, ObjectType, createUnionType, registerEnumTyp
 import { IsUUID, Length, Matches } from 'class-validator';
 import { ReservationView } from '../../booking/booking.types';
 import type { PaymentEvent } from '../event-log/payment-event.entity';
-import { type Refund, RefundReason, RefundStatus } from '../refunds/refund.entity';
+import { type RefundFacts, RefundReason, RefundStatus } from '../refunds/refund.entity';
 
 registerEnumType(RefundStatus, {
   name: 'RefundStatus',
@@ -66,7 +66,7 @@ export class RefundView {
   reservationId: string;
 
   /** Operators see PortOne's raw error; buyers and partners see the reason and its message only. */
-  static from(refund: Refund, audience: { forOperator: boolean }): RefundView {
+  static from(refund: RefundFacts, audience: { forOperator: boolean }): RefundView {
     return Object.assign(new RefundView(), {
       id: refund.id,
       amount: Math.round(refund.amount),

@@ -93,3 +93,9 @@ export class Refund {
   @Property({ type: 'timestamptz', onUpdate: () => new Date() })
   updatedAt: Opt<Date> = new Date();
 }
+
+/** A refund's facts as views read them: the entity, or the same fields as plain data (bookingStatuses reads rows). */
+export type RefundFacts = Pick<
+  Refund,
+  'id' | 'gatewayPaymentId' | 'amount' | 'currency' | 'reason' | 'status' | 'attempts' | 'nextAttemptAt' | 'lastError' | 'createdAt' | 'succeededAt'
+> & { reservation: { id: string } };
