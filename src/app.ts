@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ApolloServer } from '@apollo/server';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { abuseLimits } from './graphql/abuse-limits';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -38,6 +38,7 @@ import { registerDemoCheckout } from './http/demo-checkout';
 import { GRAPHQL_IDE_CSP_DIRECTIVES, graphQLIdeLandingPage, registerGraphQLIdeAssets } from './http/graphql-ide';
 import { anonymousRateLimit, createBuyerRateLimiter, webhookRateLimit } from './http/rate-limits';
 import { AppError } from './errors';
+import { refundAttemptLeaseMs } from './payment/refunds/refund-attempts';
 import { finishesBy } from './shutdown';
 
 export interface AppDependencies {
@@ -84,14 +85,6 @@ export interface App {
  * The composition root: config → clients → services → resolvers → HTTP. `main.ts` runs it for real;
  * tests build the same graph with their own database and clock.
  */
-/**
- * The longest one refund attempt can take: token fetch, read and cancel, each possibly refreshed once
- * after a 401, each bounded by the connect and response timeouts; plus slack for the database.
- */
-function attemptLeaseMs(config: AppConfig): number {
-  return 6 * (config.portone.connectTimeoutMs + config.portone.responseTimeoutMs) + 5000;
-}
-
 export async function buildApp(deps: AppDependencies): Promise<App> {
   const { config, orm, logger } = deps;
   const clock = deps.clock ?? systemClock;
@@ -107,7 +100,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     paymentEvents,
     {
       ...config.refunds,
-      attemptLeaseMs: attemptLeaseMs(config),
+      attemptLeaseMs: refundAttemptLeaseMs(config.portone),
     },
     clock,
     failpoints,
@@ -119,7 +112,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
     holdGraceMs: config.holdPaymentGraceMs,
     storeId: config.portone.version === 'v2' ? config.portone.storeId : undefined,
   });
-  const staleJobLockMs = Math.max(60_000, 2 * attemptLeaseMs(config));
+  const staleJobLockMs = Math.max(60_000, 2 * refundAttemptLeaseMs(config.portone));
   const reconciliation = new ReconciliationService(
     orm,
     deps.gateway,
@@ -186,20 +179,7 @@ export async function buildApp(deps: AppDependencies): Promise<App> {
   });
 
   const schema = await buildGraphQLSchema({ events, reservations, settlement, refunds, paymentEvents, partners });
-  // Abuse limits are checked while validating, before any resolver (and so the database) runs.
-  const armor = new ApolloArmor({
-    // Measured on the selection as if every fragment were written inline: an Apollo Client app nests
-    // fragments (`... on PaymentConfirmed { reservation { ...ReservationFields } }`) and must not pay for it.
-    maxDepth: { n: 8, flattenFragments: true },
-    // The heaviest operation clients send (confirmPayment with both union members) costs about 580.
-    costLimit: { maxCost: 1500, flattenFragments: true },
-    maxAliases: { n: 15 },
-    maxDirectives: { n: 20 },
-    // Counted by graphql-js's own parser below instead: armor's counter throws outside the parse step,
-    // which Apollo then answers with HTTP 500 for what is a client's syntax error.
-    maxTokens: { enabled: false },
-    blockFieldSuggestion: { enabled: config.nodeEnv === 'production' },
-  }).protect();
+  const armor = abuseLimits({ production: config.nodeEnv === 'production' });
   const ide = {
     enabled: config.graphqlIde,
     // Development default only: the page opens ready to act as the seeded demo buyer.

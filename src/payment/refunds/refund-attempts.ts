@@ -20,6 +20,15 @@ type AttemptResult =
 /** Gateway failures worth another attempt later; everything else is a refusal an operator must see. */
 const TRANSIENT = new Set(['UNAVAILABLE', 'OUTCOME_UNKNOWN', 'MISCONFIGURED', 'INTERNAL']);
 
+/**
+ * The longest one attempt can take: token fetch, read and cancel, each possibly refreshed once after a
+ * 401, each bounded by the connect and response timeouts; plus slack for the database. An attempt's lease
+ * is at least this long, so no second attempt starts while the first may still be cancelling.
+ */
+export function refundAttemptLeaseMs(portone: { connectTimeoutMs: number; responseTimeoutMs: number }): number {
+  return 6 * (portone.connectTimeoutMs + portone.responseTimeoutMs) + 5000;
+}
+
 /** What one attempt owns while its lease lasts; the attempt number fences every write it makes. */
 export interface AttemptClaim {
   id: string;
