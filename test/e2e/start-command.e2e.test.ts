@@ -37,6 +37,10 @@ test('npm start without configuration: embedded PostgreSQL, simulator, demo data
     try {
       const out = server.output();
       expect(out).toMatch(/GraphQL:\s+http:\/\/localhost:\d+\/graphql/);
+      // The pages a developer opens next: GraphiQL, the operator console, the reference checkout.
+      expect(out).toMatch(/GraphiQL:\s+http:\/\/localhost:\d+\/graphql/);
+      expect(out).toMatch(/Console:\s+http:\/\/localhost:\d+\/admin/);
+      expect(out).toMatch(/Checkout:\s+http:\/\/localhost:\d+\/demo/);
       expect(server.simulatorUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(out).toMatch(/Demo buyer token[^\n]*\n(eyJ[\w-]+\.[\w-]+\.[\w-]+)/);
       expect(existsSync(join(dataDir, 'demo-tokens.json'))).toBe(true);
