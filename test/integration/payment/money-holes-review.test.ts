@@ -1,0 +1,91 @@
+import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
+import { createEventViaApi } from '../../support/fixtures';
+import { expectMoneyInvariants } from '../../support/money-invariants';
+import { endHold, paymentRowsOf, refundRowsOf, reservationRow, simulatorControl, sleep, type SimulatorControl } from '../../support/money-holes';
+import { startTestApp, type TestApp } from '../../support/test-app';
+import { waitFor } from '../../support/wait';
+
+/**
+ * Adversarial review of the rewritten money path (settle: read, decide, act; a refund created already
+ * claimed, whose first attempt cancels with the decision's own PortOne read). Interleavings are forced
+ * by holding the seat's row lock from the test: settle has read PortOne and waits for the lock, and the
+ * world changes in between.
+ */
+let t: TestApp;
+let sim: SimulatorControl;
+
+beforeAll(async () => {
+  t = await startTestApp({
+    env: { REFUND_BACKOFF_BASE_MS: '100', REFUND_BACKOFF_MAX_MS: '200' },
+    simulator: { partialCancelStatus: 'cancelled' },
+  });
+  sim = simulatorControl(t.simulator.url);
+});
+afterAll(async () => {
+  await t.close();
+});
+beforeEach(async () => {
+  await t.reset();
+});
+afterEach(async () => {
+  await expectMoneyInvariants(t);
+});
+
+async function hold(buyer: string, seatId: string) {
+  const token = await t.tokenFor(buyer);
+  const result = await t.gql(HoldSeatDocument, { input: { seatId } }, { token });
+  if (!result.data) throw new Error(`holdSeat failed: ${JSON.stringify(result.errors)}`);
+  return { token, reservation: result.data.holdSeat };
+}
+
+async function confirm(token: string, reservation: { id: string; merchantUid: string }, paymentId: string) {
+  return t.gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token });
+}
+
+/** Runs `meanwhile` while settle, having read PortOne already, waits for the seat's lock. */
+async function withSeatLocked<T>(seatId: string, start: () => Promise<T>, meanwhile: () => Promise<void>): Promise<T> {
+  const blocker = await t.orm.em.getKnex().transaction();
+  let started: Promise<T> | undefined;
+  try {
+    await blocker.raw('select id from seat where id = ? for update', [seatId]);
+    started = start();
+    // settle's PortOne read is done and its locking statement is waiting on the seat.
+    await waitFor(async () => {
+      const rows = (await t.orm.em
+        .getConnection()
+        .execute(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
+      return rows[0].n > 0 ? true : null;
+    }, 10_000, 20);
+    await meanwhile();
+  } finally {
+    await blocker.commit();
+  }
+  return started!;
+}
+
+describe('the first attempt cancels with the decision read: a balance changed in between', () => {
+  test('a partial cancel by someone else between our read and our cancel: the rest is still refunded, not left NEEDS_ATTENTION', async () => {
+    const event = await createEventViaApi(t);
+    const seatId = event.seats[0].id;
+    const { token, reservation } = await hold('stale-read', seatId);
+    // Paid 1,000 too much: refunded AMOUNT_MISMATCH.
+    const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 1000 });
+
+    const result = await withSeatLocked(
+      seatId,
+      () => confirm(token, reservation, payment.imp_uid),
+      () => sim.cancelThroughApiAsSomeoneElse(payment.imp_uid, 1000),
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', reason: 'AMOUNT_MISMATCH' });
+
+    const refund = await waitFor(async () => {
+      const [row] = await refundRowsOf(t.orm, payment.imp_uid);
+      return row && row.status !== 'PENDING' ? row : null;
+    }, 15_000);
+    expect({ status: refund.status, lastError: refund.lastError }).toEqual({ status: 'SUCCEEDED', lastError: null });
+    expect(await sim.payment(payment.imp_uid)).toMatchObject({ cancel_amount: reservation.amount + 1000 });
+    const applied = (await sim.cancelRequests(payment.imp_uid)).filter((c) => c.applied && c.reason.startsWith('booking refund'));
+    expect(applied.map((c) => ({ amount: c.amount, checksum: c.checksum }))).toEqual([{ amount: reservation.amount, checksum: reservation.amount }]);
+  }, 30_000);
+});
