@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
+import type { SettlementSource } from '../../../src/payment/settlement/settlement-outcome';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
 import { endHold, paymentRowsOf, refundRowsOf, reservationRow, simulatorControl, sleep, type SimulatorControl } from '../../support/money-holes';
@@ -42,20 +44,22 @@ async function confirm(token: string, reservation: { id: string; merchantUid: st
   return t.gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token });
 }
 
-/** Runs `meanwhile` while settle, having read PortOne already, waits for the seat's lock. */
-async function withSeatLocked<T>(seatId: string, start: () => Promise<T>, meanwhile: () => Promise<void>): Promise<T> {
+async function waitingOnSeat(): Promise<number> {
+  const rows = (await t.orm.em
+    .getConnection()
+    .execute(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
+  return rows[0].n;
+}
+
+/** Runs `meanwhile` while settle, having read PortOne already, waits for the seat's lock (`waiters` of them). */
+async function withSeatLocked<T>(seatId: string, start: () => Promise<T>, meanwhile: () => Promise<void>, waiters = 1): Promise<T> {
   const blocker = await t.orm.em.getKnex().transaction();
   let started: Promise<T> | undefined;
   try {
     await blocker.raw('select id from seat where id = ? for update', [seatId]);
     started = start();
     // settle's PortOne read is done and its locking statement is waiting on the seat.
-    await waitFor(async () => {
-      const rows = (await t.orm.em
-        .getConnection()
-        .execute(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
-      return rows[0].n > 0 ? true : null;
-    }, 10_000, 20);
+    await waitFor(async () => ((await waitingOnSeat()) >= waiters ? true : null), 10_000, 20);
     await meanwhile();
   } finally {
     await blocker.commit();
@@ -88,4 +92,56 @@ describe('the first attempt cancels with the decision read: a balance changed in
     const applied = (await sim.cancelRequests(payment.imp_uid)).filter((c) => c.applied && c.reason.startsWith('booking refund'));
     expect(applied.map((c) => ({ amount: c.amount, checksum: c.checksum }))).toEqual([{ amount: reservation.amount, checksum: reservation.amount }]);
   }, 30_000);
+});
+
+describe('one payment settled by several paths at once (DECIDED_MEANWHILE)', () => {
+  type Scenario = 'exact' | 'overpaid' | 'late-seat-free';
+  const sources = fc.constantFrom<SettlementSource>('CLIENT_CONFIRM', 'WEBHOOK', 'RECONCILIATION');
+
+  test('all of them wait on the seat after reading PortOne: one decision, at most one cancel, every path answers it', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<Scenario>('exact', 'overpaid', 'late-seat-free'),
+        fc.array(sources, { minLength: 2, maxLength: 4 }),
+        async (scenario, paths) => {
+          const event = await createEventViaApi(t);
+          const seatId = event.seats[0].id;
+          const { token, reservation } = await hold(`race-${scenario}`, seatId);
+          if (scenario === 'late-seat-free') await endHold(t.orm, reservation.id, 10 * 60_000);
+          const paid = scenario === 'overpaid' ? reservation.amount + 1000 : reservation.amount;
+          const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: paid });
+          const settle = (source: SettlementSource) =>
+            source === 'CLIENT_CONFIRM'
+              ? confirm(token, reservation, payment.imp_uid).then((r) => {
+                  if (r.errors) throw new Error(`confirmPayment: ${JSON.stringify(r.errors)}`);
+                  const answer = r.data!.confirmPayment as { __typename: string; refund?: { id: string } };
+                  return { kind: answer.__typename === 'PaymentConfirmed' ? 'CONFIRMED' : 'REFUNDED', refundId: answer.refund?.id ?? null };
+                })
+              : t.app.services.settlement
+                  .settle(t.orm.em.fork(), payment.imp_uid, { source })
+                  .then((o) => ({ kind: o.kind, refundId: o.kind === 'REFUNDED' ? o.refund.id : null }));
+
+          const answers = await withSeatLocked(seatId, () => Promise.all(paths.map(settle)), async () => undefined, paths.length);
+
+          const decisions = await paymentRowsOf(t.orm, payment.imp_uid);
+          expect(decisions).toHaveLength(1);
+          if (scenario === 'overpaid') {
+            const [refund] = await refundRowsOf(t.orm, payment.imp_uid);
+            expect(answers).toEqual(paths.map(() => ({ kind: 'REFUNDED', refundId: refund.id })));
+            await waitFor(async () => ((await refundRowsOf(t.orm, payment.imp_uid))[0].status === 'SUCCEEDED' ? true : null), 15_000);
+            expect((await reservationRow(t.orm, reservation.id)).status).not.toBe('CONFIRMED');
+            const ours = (await sim.cancelRequests(payment.imp_uid)).filter((c) => c.reason.startsWith('booking refund'));
+            expect(ours.filter((c) => c.applied).map((c) => c.amount)).toEqual([paid]);
+          } else {
+            expect(answers).toEqual(paths.map(() => ({ kind: 'CONFIRMED', refundId: null })));
+            expect(decisions[0]).toMatchObject({ decision: 'CONFIRMED', reservationId: reservation.id, amount: paid });
+            expect((await reservationRow(t.orm, reservation.id)).status).toBe('CONFIRMED');
+            expect(await refundRowsOf(t.orm, payment.imp_uid)).toEqual([]);
+            expect(await sim.cancelRequests(payment.imp_uid)).toEqual([]);
+          }
+        },
+      ),
+      { numRuns: 8 },
+    );
+  }, 120_000);
 });
