@@ -145,3 +145,57 @@ describe('one payment settled by several paths at once (DECIDED_MEANWHILE)', () 
     );
   }, 120_000);
 });
+
+describe("a late payment meets another buyer's hold on the same seat", () => {
+  type Second = 'live-hold' | 'stale-hold';
+
+  test('both payments settle at once, in either order: one CONFIRMED booking on the seat, the other payment fully cancelled', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom<Second>('live-hold', 'stale-hold'), fc.boolean(), async (second, lateFirst) => {
+        const event = await createEventViaApi(t);
+        const seatId = event.seats[0].id;
+        const late = await hold('late-payer', seatId);
+        // Past its end and the payment grace: the next buyer may take the seat (holdSeat expires it).
+        await endHold(t.orm, late.reservation.id, 10 * 60_000);
+        const next = await hold('next-buyer', seatId);
+        // A stale second hold: still HELD in the table, its end and grace passed too.
+        if (second === 'stale-hold') await endHold(t.orm, next.reservation.id, 10 * 60_000);
+        const latePayment = await sim.createPayment({ merchantUid: late.reservation.merchantUid, amount: late.reservation.amount });
+        const nextPayment = await sim.createPayment({ merchantUid: next.reservation.merchantUid, amount: next.reservation.amount });
+        const both = lateFirst ? [late, next] : [next, late];
+        const payments = lateFirst ? [latePayment, nextPayment] : [nextPayment, latePayment];
+
+        const answers = await withSeatLocked(
+          seatId,
+          async () => {
+            // Queued on the seat in this order.
+            const first = confirm(both[0].token, both[0].reservation, payments[0].imp_uid);
+            await waitFor(async () => ((await waitingOnSeat()) >= 1 ? true : null), 10_000, 20);
+            const secondAnswer = confirm(both[1].token, both[1].reservation, payments[1].imp_uid);
+            return Promise.all([first, secondAnswer]);
+          },
+          async () => undefined,
+          2,
+        );
+        for (const answer of answers) expect(answer.errors).toBeUndefined();
+        const kinds = answers.map((a) => (a.data!.confirmPayment as { __typename: string }).__typename);
+        expect(kinds.sort()).toEqual(['PaymentConfirmed', 'PaymentRefunded']);
+        // Who keeps the seat: the first to decide, unless the other's hold was live (then the late payer yields).
+        const keeperIsLate = second === 'stale-hold' && lateFirst;
+        const keeper = keeperIsLate ? late : next;
+        const loser = keeperIsLate ? next : late;
+        expect((await reservationRow(t.orm, keeper.reservation.id)).status).toBe('CONFIRMED');
+        expect((await reservationRow(t.orm, loser.reservation.id)).status).not.toBe('CONFIRMED');
+        const loserPayment = keeperIsLate ? nextPayment : latePayment;
+        await waitFor(async () => ((await refundRowsOf(t.orm, loserPayment.imp_uid))[0]?.status === 'SUCCEEDED' ? true : null), 15_000);
+        expect((await refundRowsOf(t.orm, loserPayment.imp_uid))[0]).toMatchObject({ reason: 'SEAT_UNAVAILABLE', amount: loser.reservation.amount });
+        expect(await sim.cancelRequests((keeperIsLate ? latePayment : nextPayment).imp_uid)).toEqual([]);
+        const confirmedOnSeat = (await t.orm.em
+          .getConnection()
+          .execute(`select count(*)::int as n from reservation where seat_id = ? and status = 'CONFIRMED'`, [seatId])) as Array<{ n: number }>;
+        expect(confirmedOnSeat[0].n).toBe(1);
+      }),
+      { numRuns: 8 },
+    );
+  }, 120_000);
+});
