@@ -199,3 +199,44 @@ describe("a late payment meets another buyer's hold on the same seat", () => {
     );
   }, 120_000);
 });
+
+describe('two payments for one reservation decided at once (the locking read sees the latest row)', () => {
+  test('both wait on the seat: one backs the booking, the other is refunded DUPLICATE_PAYMENT, whatever the paths', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom<SettlementSource>('CLIENT_CONFIRM', 'WEBHOOK'), fc.constantFrom<SettlementSource>('CLIENT_CONFIRM', 'WEBHOOK', 'RECONCILIATION'), async (firstPath, secondPath) => {
+        const event = await createEventViaApi(t);
+        const seatId = event.seats[0].id;
+        const { token, reservation } = await hold('paid-twice', seatId);
+        const payments = [
+          await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount }),
+          await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount }),
+        ];
+        const settle = async (source: SettlementSource, impUid: string) => {
+          if (source === 'CLIENT_CONFIRM') {
+            const r = await confirm(token, reservation, impUid);
+            if (r.errors) throw new Error(`confirmPayment: ${JSON.stringify(r.errors)}`);
+            return (r.data!.confirmPayment as { __typename: string }).__typename === 'PaymentConfirmed' ? 'CONFIRMED' : 'REFUNDED';
+          }
+          return (await t.app.services.settlement.settle(t.orm.em.fork(), impUid, { source })).kind;
+        };
+        const kinds = await withSeatLocked(
+          seatId,
+          async () => {
+            const first = settle(firstPath, payments[0].imp_uid);
+            await waitFor(async () => ((await waitingOnSeat()) >= 1 ? true : null), 10_000, 20);
+            return Promise.all([first, settle(secondPath, payments[1].imp_uid)]);
+          },
+          async () => undefined,
+          2,
+        );
+        expect(kinds).toEqual(['CONFIRMED', 'REFUNDED']);
+        expect(await paymentRowsOf(t.orm, payments[0].imp_uid)).toEqual([expect.objectContaining({ decision: 'CONFIRMED' })]);
+        expect(await paymentRowsOf(t.orm, payments[1].imp_uid)).toEqual([expect.objectContaining({ decision: 'REFUND', refundReason: 'DUPLICATE_PAYMENT' })]);
+        await waitFor(async () => ((await refundRowsOf(t.orm, payments[1].imp_uid))[0]?.status === 'SUCCEEDED' ? true : null), 15_000);
+        expect((await reservationRow(t.orm, reservation.id)).status).toBe('CONFIRMED');
+        expect(await sim.cancelRequests(payments[0].imp_uid)).toEqual([]);
+      }),
+      { numRuns: 6 },
+    );
+  }, 120_000);
+});
