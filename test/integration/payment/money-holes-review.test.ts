@@ -240,3 +240,29 @@ describe('two payments for one reservation decided at once (the locking read see
     );
   }, 120_000);
 });
+
+describe('the buyer cancels the hold while the decision waits for the reservation row', () => {
+  test('the decision sees the cancel it waited for: RESERVATION_CANCELLED, refunded, never CONFIRMED', async () => {
+    const event = await createEventViaApi(t);
+    const { token, reservation } = await hold('cancels-while-paying', event.seats[0].id);
+    const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
+    // The buyer's cancel (it locks the reservation only) holds the row while the decision has the seat.
+    const cancel = await t.orm.em.getKnex().transaction();
+    let confirming: ReturnType<typeof confirm> | undefined;
+    try {
+      await cancel.raw('select id from reservation where id = ? for update', [reservation.id]);
+      confirming = confirm(token, reservation, payment.imp_uid);
+      await waitFor(async () => ((await waitingOnSeat()) >= 1 ? true : null), 10_000, 20);
+      await cancel.raw(`update reservation set status = 'CANCELLED', cancelled_at = now(), version = version + 1 where id = ?`, [reservation.id]);
+      await cancel.commit();
+    } catch (error) {
+      await cancel.rollback();
+      throw error;
+    }
+    const result = await confirming!;
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', reason: 'RESERVATION_CANCELLED' });
+    expect((await reservationRow(t.orm, reservation.id)).status).toBe('CANCELLED');
+    await waitFor(async () => ((await refundRowsOf(t.orm, payment.imp_uid))[0]?.status === 'SUCCEEDED' ? true : null), 15_000);
+  }, 30_000);
+});
