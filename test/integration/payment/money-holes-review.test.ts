@@ -266,3 +266,31 @@ describe('the buyer cancels the hold while the decision waits for the reservatio
     await waitFor(async () => ((await refundRowsOf(t.orm, payment.imp_uid))[0]?.status === 'SUCCEEDED' ? true : null), 15_000);
   }, 30_000);
 });
+
+describe('PortOne cancels the payment while its confirmation waits for the seat', () => {
+  test("the webhook's settle reads it cancelled before any decision exists; the booking confirmed after is ended by reconciliation", async () => {
+    await t.app.services.reconciliation.run(); // the sweep's cursor starts before anything below
+    const event = await createEventViaApi(t);
+    const seatId = event.seats[0].id;
+    const { token, reservation } = await hold('cancelled-meanwhile', seatId);
+    const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
+
+    const result = await withSeatLocked(
+      seatId,
+      () => confirm(token, reservation, payment.imp_uid),
+      async () => {
+        await sim.consoleCancel(payment.imp_uid);
+        // The cancel's notification is settled now: no decision recorded yet, and PortOne says cancelled.
+        const webhook = await t.app.services.settlement.settle(t.orm.em.fork(), payment.imp_uid, { source: 'WEBHOOK' });
+        expect(webhook.kind).toBe('NOT_PAID');
+      },
+    );
+    // The confirmation read PortOne before the cancel: it keeps the booking.
+    expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentConfirmed' });
+
+    await t.app.services.reconciliation.run();
+    expect((await reservationRow(t.orm, reservation.id)).status).toBe('CANCELLED');
+    expect(await refundRowsOf(t.orm, payment.imp_uid)).toEqual([expect.objectContaining({ reason: 'CANCELLED_AT_GATEWAY', status: 'SUCCEEDED' })]);
+    expect((await sim.cancelRequests(payment.imp_uid)).filter((c) => c.reason.startsWith('booking refund'))).toEqual([]);
+  }, 30_000);
+});
