@@ -92,6 +92,34 @@ describe('the first attempt cancels with the decision read: a balance changed in
     const applied = (await sim.cancelRequests(payment.imp_uid)).filter((c) => c.applied && c.reason.startsWith('booking refund'));
     expect(applied.map((c) => ({ amount: c.amount, checksum: c.checksum }))).toEqual([{ amount: reservation.amount, checksum: reservation.amount }]);
   }, 30_000);
+  test('generated: whatever part (or all) someone else cancels in between, the refund ends SUCCEEDED with the payment fully cancelled, once', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 20 }), fc.boolean(), async (tenths, overpaid) => {
+        const event = await createEventViaApi(t);
+        const seatId = event.seats[0].id;
+        const { token, reservation } = await hold('stale-read-generated', seatId);
+        const paid = overpaid ? reservation.amount + 1000 : reservation.amount - 1000;
+        // 1 to 20 twentieths of what was paid; 20 is all of it.
+        const cancelledMeanwhile = Math.round((paid * tenths) / 20);
+        const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: paid });
+        const result = await withSeatLocked(
+          seatId,
+          () => confirm(token, reservation, payment.imp_uid),
+          () => sim.cancelThroughApiAsSomeoneElse(payment.imp_uid, cancelledMeanwhile),
+        );
+        expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', reason: 'AMOUNT_MISMATCH' });
+        const refund = await waitFor(async () => {
+          const [row] = await refundRowsOf(t.orm, payment.imp_uid);
+          return row && row.status !== 'PENDING' ? row : null;
+        }, 15_000);
+        expect(refund.status).toBe('SUCCEEDED');
+        expect(await sim.payment(payment.imp_uid)).toMatchObject({ cancel_amount: paid });
+        const ours = (await sim.cancelRequests(payment.imp_uid)).filter((c) => c.applied && c.reason.startsWith('booking refund'));
+        expect(ours.map((c) => c.amount)).toEqual(cancelledMeanwhile === paid ? [] : [paid - cancelledMeanwhile]);
+      }),
+      { numRuns: 8 },
+    );
+  }, 120_000);
 });
 
 describe('one payment settled by several paths at once (DECIDED_MEANWHILE)', () => {
