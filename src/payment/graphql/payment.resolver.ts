@@ -1,4 +1,5 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { FreshLoadersPerMutation } from '../../graphql/fresh-loaders.middleware';
 import { isAdmin, requireAdmin, requireUser } from '../../auth/identity';
 import { LimitPerBuyer } from '../../graphql/buyer-rate-limit.middleware';
 import { ReservationView } from '../../booking/booking.types';
@@ -47,6 +48,7 @@ export class PaymentResolver {
     private readonly eventLog: PaymentEventLog,
   ) {}
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => ConfirmPaymentResult, {
     description: 'Verifies the payment at PortOne; a payment that cannot be kept is cancelled by the server and returned as PaymentRefunded.',
   })
@@ -94,12 +96,14 @@ export class PaymentResolver {
     return mapPage(await this.refundService.list(ctx.em, status ?? null, page), (refund) => RefundView.from(refund, { forOperator: true }));
   }
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => RefundView, { description: 'Admin only: attempt a PENDING or NEEDS_ATTENTION refund again now.' })
   async retryRefund(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<RefundView> {
     requireAdmin(ctx.viewer);
     return RefundView.from(await this.refundService.retry(ctx.em, id), { forOperator: true });
   }
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => RefundView, {
     description:
       'The buyer who owns the booking (or an admin) gives the bank account a virtual-account (vbank) refund is paid to; PortOne needs it. The refund is attempted at once.',

@@ -322,3 +322,40 @@ describe('PortOne cancels the payment while its confirmation waits for the seat'
     expect((await sim.cancelRequests(payment.imp_uid)).filter((c) => c.reason.startsWith('booking refund'))).toEqual([]);
   }, 30_000);
 });
+
+describe('one GraphQL request confirms and then cancels (the request loaders primed by the decision)', () => {
+  const CONFIRM_THEN_CANCEL = `
+    mutation ConfirmThenCancel($confirm: ConfirmPaymentInput!, $cancel: CancelReservationInput!) {
+      confirmPayment(input: $confirm) {
+        __typename
+        ... on PaymentConfirmed { amount reservation { id status seat { id label event { id title } } refund { id } } }
+      }
+      cancelReservation(input: $cancel) { id status seat { id label event { id title } } refund { id status amount reason } }
+    }`;
+
+  test('the cancel answers with its own refund, not the confirmation primed "no refund"; one cancel, the booking ended', async () => {
+    const event = await createEventViaApi(t);
+    const { token, reservation } = await hold('confirm-then-cancel', event.seats[0].id);
+    const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
+    const result = await t.gql<
+      {
+        confirmPayment: { __typename: string; reservation: { status: string; refund: unknown } };
+        cancelReservation: { status: string; seat: { id: string; event: { id: string } }; refund: { status: string; amount: number; reason: string } | null };
+      },
+      unknown
+    >(
+      CONFIRM_THEN_CANCEL,
+      { confirm: { reservationId: reservation.id, paymentId: payment.imp_uid, merchantUid: reservation.merchantUid }, cancel: { reservationId: reservation.id } },
+      { token },
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentConfirmed', reservation: { status: 'CONFIRMED', refund: null } });
+    expect(result.data?.cancelReservation).toMatchObject({
+      status: 'CANCELLED',
+      seat: { id: event.seats[0].id, event: { id: event.id } },
+      refund: { reason: 'BUYER_CANCELLED', amount: reservation.amount },
+    });
+    await waitFor(async () => ((await refundRowsOf(t.orm, payment.imp_uid))[0]?.status === 'SUCCEEDED' ? true : null), 15_000);
+    expect((await sim.cancelRequests(payment.imp_uid)).filter((c) => c.applied).map((c) => c.amount)).toEqual([reservation.amount]);
+  }, 30_000);
+});
