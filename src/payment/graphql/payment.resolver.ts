@@ -34,8 +34,11 @@ function primeLoaders(ctx: RequestContext, outcome: Decided): void {
     ctx.loaders.seatById.prime(seat.id, seat);
     ctx.loaders.eventById.prime(seat.event.id, seat.event);
   }
-  if (outcome.kind === 'CONFIRMED') ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: null });
-  else if (outcome.reservation.status !== ReservationStatus.CONFIRMED) {
+  // "No refund" is known only of a decision just made: a recorded booking may since carry an outside
+  // cancel's refund waiting for an operator, which recordedOutcome does not return.
+  if (outcome.kind === 'CONFIRMED') {
+    if (outcome.loaded) ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: null });
+  } else if (outcome.reservation.status !== ReservationStatus.CONFIRMED) {
     ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: outcome.refund });
   }
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
+import { CancelReservationDocument, ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
 import type { SettlementSource } from '../../../src/payment/settlement/settlement-outcome';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
@@ -357,5 +357,40 @@ describe('one GraphQL request confirms and then cancels (the request loaders pri
     });
     await waitFor(async () => ((await refundRowsOf(t.orm, payment.imp_uid))[0]?.status === 'SUCCEEDED' ? true : null), 15_000);
     expect((await sim.cancelRequests(payment.imp_uid)).filter((c) => c.applied).map((c) => c.amount)).toEqual([reservation.amount]);
+  }, 30_000);
+});
+
+describe('a repeated confirmation of a booking PortOne shows partly cancelled outside this server', () => {
+  const CONFIRM_WITH_REFUND = `
+    mutation ConfirmWithRefund($input: ConfirmPaymentInput!) {
+      confirmPayment(input: $input) {
+        __typename
+        ... on PaymentConfirmed { reservation { id status refund { status reason amount } } }
+      }
+    }`;
+
+  test("the answer's reservation shows the refund waiting for an operator, as a later read of it does", async () => {
+    const event = await createEventViaApi(t);
+    const { token, reservation } = await hold('partly-cancelled-outside', event.seats[0].id);
+    const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
+    const input = { reservationId: reservation.id, paymentId: payment.imp_uid, merchantUid: reservation.merchantUid };
+    type Answer = { confirmPayment: { __typename: string; reservation: { status: string; refund: { status: string; reason: string; amount: number } | null } } };
+    const first = await t.gql<Answer, unknown>(CONFIRM_WITH_REFUND, { input }, { token });
+    expect(first.data?.confirmPayment).toMatchObject({ __typename: 'PaymentConfirmed', reservation: { status: 'CONFIRMED', refund: null } });
+
+    await sim.consoleCancel(payment.imp_uid, 1000);
+    const again = await t.gql<Answer, unknown>(CONFIRM_WITH_REFUND, { input }, { token });
+    expect(again.errors).toBeUndefined();
+    const [refund] = await refundRowsOf(t.orm, payment.imp_uid);
+    expect(refund).toMatchObject({ reason: 'CANCELLED_AT_GATEWAY', status: 'NEEDS_ATTENTION' });
+    expect(again.data?.confirmPayment).toMatchObject({
+      __typename: 'PaymentConfirmed',
+      reservation: { status: 'CONFIRMED', refund: { reason: 'CANCELLED_AT_GATEWAY', status: 'NEEDS_ATTENTION', amount: refund.amount } },
+    });
+    // The buyer then cancels: the rest is refunded and nothing is left for an operator.
+    const cancelled = await t.gql(CancelReservationDocument, { input: { reservationId: reservation.id } }, { token });
+    expect(cancelled.errors).toBeUndefined();
+    await waitFor(async () => ((await refundRowsOf(t.orm, payment.imp_uid))[0].status === 'SUCCEEDED' ? true : null), 15_000);
+    expect(await sim.payment(payment.imp_uid)).toMatchObject({ cancel_amount: reservation.amount });
   }, 30_000);
 });
