@@ -25,20 +25,17 @@ import { refundMessage } from '../refunds/refund-messages';
 import type { RefundService } from '../refunds/refund.service';
 
 /**
- * The request's loaders get what the decision already loaded, so the answer's reservation, seat, event
- * and refund cost no further query. Money is primed only where the decision is surely the latest word.
+ * The request's loaders get what a decision just made already loaded, so the answer's reservation, seat,
+ * event and refund cost no further query. A recorded decision primes nothing: it need not be the
+ * reservation's latest money (an outside cancel's refund waiting for an operator, a newer payment's refund).
  */
 function primeLoaders(ctx: RequestContext, outcome: Decided): void {
-  if (outcome.loaded) {
-    const { seat } = outcome.loaded;
-    ctx.loaders.seatById.prime(seat.id, seat);
-    ctx.loaders.eventById.prime(seat.event.id, seat.event);
-  }
-  // "No refund" is known only of a decision just made: a recorded booking may since carry an outside
-  // cancel's refund waiting for an operator, which recordedOutcome does not return.
-  if (outcome.kind === 'CONFIRMED') {
-    if (outcome.loaded) ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: null });
-  } else if (outcome.reservation.status !== ReservationStatus.CONFIRMED) {
+  if (!outcome.loaded) return;
+  const { seat } = outcome.loaded;
+  ctx.loaders.seatById.prime(seat.id, seat);
+  ctx.loaders.eventById.prime(seat.event.id, seat.event);
+  if (outcome.kind === 'CONFIRMED') ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: null });
+  else if (outcome.reservation.status !== ReservationStatus.CONFIRMED) {
     ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: outcome.refund });
   }
 }

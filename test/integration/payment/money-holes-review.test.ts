@@ -394,3 +394,22 @@ describe('a repeated confirmation of a booking PortOne shows partly cancelled ou
     expect(await sim.payment(payment.imp_uid)).toMatchObject({ cancel_amount: reservation.amount });
   }, 30_000);
 });
+
+describe("a repeated confirmation of an older refunded payment", () => {
+  test("the answer's reservation shows the reservation's latest refund, as a read of the reservation does", async () => {
+    const event = await createEventViaApi(t);
+    const { token, reservation } = await hold('paid-wrong-twice', event.seats[0].id);
+    const older = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 1000 });
+    const newer = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 2000 });
+    expect((await confirm(token, reservation, older.imp_uid)).data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded' });
+    await sleep(20); // the newer refund is created later
+    expect((await confirm(token, reservation, newer.imp_uid)).data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded' });
+    const [newerRefund] = await refundRowsOf(t.orm, newer.imp_uid);
+
+    const again = await confirm(token, reservation, older.imp_uid);
+    expect(again.errors).toBeUndefined();
+    const answer = again.data!.confirmPayment as { refund: { id: string }; reservation: { refund: { id: string } | null } };
+    expect(answer.refund.id).toBe((await refundRowsOf(t.orm, older.imp_uid))[0].id);
+    expect(answer.reservation.refund?.id).toBe(newerRefund.id);
+  }, 30_000);
+});
