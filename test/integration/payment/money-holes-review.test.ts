@@ -413,3 +413,41 @@ describe("a repeated confirmation of an older refunded payment", () => {
     expect(answer.reservation.refund?.id).toBe(newerRefund.id);
   }, 30_000);
 });
+
+describe('a late payment and a crowd of new holds on its seat at once (one lock order)', () => {
+  test('no deadlock, no INTERNAL_ERROR: the late payer keeps the seat or one new holder does and the payment is cancelled', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.nat({ max: 30 }), async (holders, pastGrace, staggerMs) => {
+        const event = await createEventViaApi(t);
+        const seatId = event.seats[0].id;
+        const late = await hold('late-in-crowd', seatId);
+        await endHold(t.orm, late.reservation.id, pastGrace ? 10 * 60_000 : 10_000);
+        const payment = await sim.createPayment({ merchantUid: late.reservation.merchantUid, amount: late.reservation.amount });
+        const tokens = await Promise.all(Array.from({ length: holders }, (_, i) => t.tokenFor(`crowd-${i}`)));
+        const holds = tokens.map(async (token, i) => {
+          await sleep((i * staggerMs) % 31);
+          return t.gql(HoldSeatDocument, { input: { seatId } }, { token });
+        });
+        const [confirmed, ...held] = await Promise.all([confirm(late.token, late.reservation, payment.imp_uid), ...holds]);
+        expect(confirmed.errors).toBeUndefined();
+        for (const h of held) expect(h.errors?.[0]?.extensions?.code ?? 'OK').toMatch(/^(OK|SEAT_UNAVAILABLE)$/);
+        const winners = held.filter((h) => !h.errors);
+        const answer = confirmed.data!.confirmPayment as { __typename: string; reason?: string };
+        if (answer.__typename === 'PaymentConfirmed') {
+          expect(winners).toEqual([]);
+          expect(await refundRowsOf(t.orm, payment.imp_uid)).toEqual([]);
+        } else {
+          expect(pastGrace).toBe(true);
+          expect(answer.reason).toBe('SEAT_UNAVAILABLE');
+          expect(winners).toHaveLength(1);
+          await waitFor(async () => ((await refundRowsOf(t.orm, payment.imp_uid))[0]?.status === 'SUCCEEDED' ? true : null), 15_000);
+        }
+        const active = (await t.orm.em
+          .getConnection()
+          .execute(`select count(*)::int as n from reservation where seat_id = ? and status in ('HELD', 'CONFIRMED')`, [seatId])) as Array<{ n: number }>;
+        expect(active[0].n).toBe(1);
+      }),
+      { numRuns: 10 },
+    );
+  }, 120_000);
+});
