@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { Refund } from '../../../src/payment/refunds/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
@@ -62,3 +63,45 @@ test('V2: a console partial cancel between our read and our first cancel: the re
   expect(applied.map((c) => ({ amount: c.amount, guard: c.guard }))).toEqual([{ amount: reservation.amount, guard: reservation.amount }]);
   expect((await t.v2!.payment(paymentId)).status).toBe('CANCELLED');
 }, 30_000);
+
+test('V2: confirm, webhook and reconciliation settle one payment at once, all waiting on the seat: one decision, at most one cancel', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.boolean(), async (overpaid) => {
+      const event = await createEventViaApi(t);
+      const seatId = event.seats[0].id;
+      const token = await t.tokenFor('race-v2');
+      const reservation = (await t.gql(HoldSeatDocument, { input: { seatId } }, { token })).data!.holdSeat;
+      const paid = overpaid ? reservation.amount + 1000 : reservation.amount;
+      const paymentId = await t.v2!.pay({ merchantUid: reservation.merchantUid, amount: paid });
+      const blocker = await t.orm.em.getKnex().transaction();
+      let settling: Promise<string[]> | undefined;
+      try {
+        await blocker.raw('select id from seat where id = ? for update', [seatId]);
+        settling = Promise.all([
+          t
+            .gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token })
+            .then((r) => (r.data?.confirmPayment.__typename === 'PaymentConfirmed' ? 'CONFIRMED' : r.data ? 'REFUNDED' : JSON.stringify(r.errors))),
+          t.app.services.settlement.settle(t.orm.em.fork(), paymentId, { source: 'WEBHOOK' }).then((o) => o.kind as string),
+          t.app.services.settlement.settle(t.orm.em.fork(), paymentId, { source: 'RECONCILIATION' }).then((o) => o.kind as string),
+        ]);
+        await waitFor(async () => {
+          const rows = (await t.orm.em
+            .getConnection()
+            .execute(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
+          return rows[0].n >= 3 ? true : null;
+        }, 10_000, 20);
+      } finally {
+        await blocker.commit();
+      }
+      const kinds = await settling!;
+      expect(kinds).toEqual(overpaid ? ['REFUNDED', 'REFUNDED', 'REFUNDED'] : ['CONFIRMED', 'CONFIRMED', 'CONFIRMED']);
+      if (overpaid) {
+        await waitFor(async () => ((await t.orm.em.fork().findOne(Refund, { gatewayPaymentId: paymentId }))?.status === 'SUCCEEDED' ? true : null), 15_000);
+        expect((await t.v2!.cancelRequests(paymentId)).filter((c) => c.applied).map((c) => c.amount)).toEqual([paid]);
+      } else {
+        expect(await t.v2!.cancelRequests(paymentId)).toEqual([]);
+      }
+    }),
+    { numRuns: 4 },
+  );
+}, 60_000);
