@@ -43,7 +43,7 @@ test('V2: a console partial cancel between our read and our first cancel: the re
     await waitFor(async () => {
       const rows = (await t.orm.em
         .getConnection()
-        .execute(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
+        .execute(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
       return rows[0].n > 0 ? true : null;
     }, 10_000, 20);
     await t.v2!.control.consoleCancel(paymentId, { amount: 1000, webhook: false });
@@ -87,7 +87,7 @@ test('V2: confirm, webhook and reconciliation settle one payment at once, all wa
         await waitFor(async () => {
           const rows = (await t.orm.em
             .getConnection()
-            .execute(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
+            .execute(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
           return rows[0].n >= 3 ? true : null;
         }, 10_000, 20);
       } finally {

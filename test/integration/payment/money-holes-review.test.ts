@@ -47,7 +47,7 @@ async function confirm(token: string, reservation: { id: string; merchantUid: st
 async function waitingOnSeat(): Promise<number> {
   const rows = (await t.orm.em
     .getConnection()
-    .execute(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
+    .execute(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%locked_seat%'`)) as Array<{ n: number }>;
   return rows[0].n;
 }
 
