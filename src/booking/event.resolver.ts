@@ -1,4 +1,5 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { FreshLoadersPerMutation } from '../graphql/fresh-loaders.middleware';
 import { requireAdmin } from '../auth/identity';
 import type { RequestContext } from '../graphql/context';
 import { mapPage, PageArgs, type Page } from '../graphql/pagination';
@@ -26,6 +27,7 @@ export class EventResolver {
     return event && EventView.from(event);
   }
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => EventView, { description: 'Admin only.' })
   async createEvent(@Arg('input') input: CreateEventInput, @Ctx() ctx: RequestContext): Promise<EventView> {
     requireAdmin(ctx.viewer);

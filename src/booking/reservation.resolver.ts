@@ -1,4 +1,5 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { FreshLoadersPerMutation } from '../graphql/fresh-loaders.middleware';
 import { requireUser } from '../auth/identity';
 import { LimitPerBuyer } from '../graphql/buyer-rate-limit.middleware';
 import type { RequestContext } from '../graphql/context';
@@ -30,6 +31,7 @@ export class ReservationResolver {
     return mapPage(await this.reservationService.listForBuyer(ctx.em, userId, page), ReservationView.from);
   }
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => ReservationView, {
     description: 'Holds a seat for the signed-in buyer until expiresAt. Holding a seat you already hold returns that hold.',
   })
@@ -39,6 +41,7 @@ export class ReservationResolver {
     return ReservationView.from(await this.reservationService.holdSeat(ctx.em, userId, input.seatId));
   }
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => ReservationView, {
     description: 'Releases a HELD seat; a CONFIRMED booking is cancelled and its payment refunded.',
   })

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { FreshLoadersPerMutation } from '../graphql/fresh-loaders.middleware';
 import { requireAdmin, requirePartner } from '../auth/identity';
 import type { RequestContext } from '../graphql/context';
 import { RefundView } from '../payment/graphql/payment.types';
@@ -47,6 +48,7 @@ export class PartnerResolver {
     return (await this.partnerService.listPartners(ctx.em)).map(PartnerView.from);
   }
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => PartnerCreated, { description: 'Admin only. The API key in the result is shown this once.' })
   async createPartner(@Arg('input') input: CreatePartnerInput, @Ctx() ctx: RequestContext): Promise<PartnerCreated> {
     requireAdmin(ctx.viewer);
@@ -54,6 +56,7 @@ export class PartnerResolver {
     return Object.assign(new PartnerCreated(), { partner: PartnerView.from(partner), apiKey });
   }
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => PartnerView, { description: 'Admin only. The key stops working at once.' })
   async revokePartner(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<PartnerView> {
     requireAdmin(ctx.viewer);

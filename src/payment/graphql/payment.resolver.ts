@@ -1,4 +1,5 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { FreshLoadersPerMutation } from '../../graphql/fresh-loaders.middleware';
 import { isAdmin, requireAdmin, requireUser } from '../../auth/identity';
 import { LimitPerBuyer } from '../../graphql/buyer-rate-limit.middleware';
 import { ReservationView } from '../../booking/booking.types';
@@ -24,15 +25,15 @@ import { refundMessage } from '../refunds/refund-messages';
 import type { RefundService } from '../refunds/refund.service';
 
 /**
- * The request's loaders get what the decision already loaded, so the answer's reservation, seat, event
- * and refund cost no further query. Money is primed only where the decision is surely the latest word.
+ * The request's loaders get what a decision just made already loaded, so the answer's reservation, seat,
+ * event and refund cost no further query. A recorded decision primes nothing: it need not be the
+ * reservation's latest money (an outside cancel's refund waiting for an operator, a newer payment's refund).
  */
 function primeLoaders(ctx: RequestContext, outcome: Decided): void {
-  if (outcome.loaded) {
-    const { seat } = outcome.loaded;
-    ctx.loaders.seatById.prime(seat.id, seat);
-    ctx.loaders.eventById.prime(seat.event.id, seat.event);
-  }
+  if (!outcome.loaded) return;
+  const { seat } = outcome.loaded;
+  ctx.loaders.seatById.prime(seat.id, seat);
+  ctx.loaders.eventById.prime(seat.event.id, seat.event);
   if (outcome.kind === 'CONFIRMED') ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: null });
   else if (outcome.reservation.status !== ReservationStatus.CONFIRMED) {
     ctx.loaders.moneyByReservationId.prime(outcome.reservation.id, { payment: outcome.payment, refund: outcome.refund });
@@ -47,6 +48,7 @@ export class PaymentResolver {
     private readonly eventLog: PaymentEventLog,
   ) {}
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => ConfirmPaymentResult, {
     description: 'Verifies the payment at PortOne; a payment that cannot be kept is cancelled by the server and returned as PaymentRefunded.',
   })
@@ -94,12 +96,14 @@ export class PaymentResolver {
     return mapPage(await this.refundService.list(ctx.em, status ?? null, page), (refund) => RefundView.from(refund, { forOperator: true }));
   }
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => RefundView, { description: 'Admin only: attempt a PENDING or NEEDS_ATTENTION refund again now.' })
   async retryRefund(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<RefundView> {
     requireAdmin(ctx.viewer);
     return RefundView.from(await this.refundService.retry(ctx.em, id), { forOperator: true });
   }
 
+  @UseMiddleware(FreshLoadersPerMutation)
   @Mutation(() => RefundView, {
     description:
       'The buyer who owns the booking (or an admin) gives the bank account a virtual-account (vbank) refund is paid to; PortOne needs it. The refund is attempted at once.',

@@ -194,12 +194,32 @@ export class RefundAttempts {
       const last = after.cancellations[after.cancellations.length - 1];
       return { kind: 'SUCCEEDED', cancellationId: last?.cancellationId ?? null, note: `cancelled ${balance} ${current.currency}` };
     } catch (error) {
+      if (isGatewayError(error, 'REJECTED')) return this.afterRejectedCancel(claim, balance, error);
       if (!isGatewayError(error, 'ALREADY_CANCELLED')) throw error;
       // Its word alone is not enough: success is a zero balance read back.
       const readBack = await this.gateway.getPayment(claim.gatewayPaymentId);
       if (gatewayBalance(readBack) <= 0) return { kind: 'SUCCEEDED', cancellationId: null, note: 'PortOne says it was already cancelled' };
       return { kind: 'RETRY', errorKind: 'ALREADY_CANCELLED', error: `PortOne says already cancelled but ${gatewayBalance(readBack)} is still paid` };
     }
+  }
+
+  /**
+   * PortOne refused the cancel. The balance guard refuses exactly when the balance moved since the read
+   * the cancel was sized from (someone cancelled part of it meanwhile; the decision's read can be a lock
+   * wait old): that is not a refusal an operator must see but a stale read, so the payment is read back.
+   * Nothing left is done; a different balance is tried again with that read. Any other refusal stands.
+   */
+  private async afterRejectedCancel(claim: AttemptClaim, guard: number, rejection: Error): Promise<AttemptResult> {
+    const readBack = await this.gateway.getPayment(claim.gatewayPaymentId);
+    const left = gatewayBalance(readBack);
+    if (left <= 0) {
+      const last = readBack.cancellations[readBack.cancellations.length - 1];
+      return { kind: 'SUCCEEDED', cancellationId: last?.cancellationId ?? null, note: 'PortOne shows nothing left to cancel' };
+    }
+    if (left !== guard) {
+      return { kind: 'RETRY', errorKind: 'BALANCE_CHANGED', error: `the balance moved from ${guard} to ${left} before our cancel (${rejection.message})` };
+    }
+    throw rejection;
   }
 
   private async recordAttempt(claim: AttemptClaim, result: AttemptResult): Promise<Refund> {
