@@ -127,7 +127,7 @@ export class RefundAttempts {
          insert into payment_event (at, reservation_id, gateway_payment_id, refund_id, kind, outcome, message, details)
          select ?, reservation_id, gateway_payment_id, id, 'CANCEL_ATTEMPT', 'SUCCEEDED', ?, ?::jsonb from done
        )
-       select done.id, graphile_worker.remove_job(?) is not null as job_removed from done`,
+       select done.id, (graphile_worker.remove_job(?)).id as removed_job_id from done`,
       [now, result.cancellationId, now, claim.id, claim.attempt, new Date(), result.note, JSON.stringify(details), refundJobKey(claim.id)],
     );
     if (rows.length === 0) return false;
