@@ -27,7 +27,11 @@ const dateOrNull = (value: unknown): Date | null => (value === null || value ===
  * for objects that are only read, that was a measurable share of the CPU.
  */
 function detached<T extends object>(entity: new () => T, properties: Partial<T>): T {
-  return Object.assign(Object.create(entity.prototype) as T, properties);
+  // Own data properties: assigning through the entity prototype's setters would give each copy MikroORM's
+  // change-tracking helper, which is what this avoids.
+  const descriptors: PropertyDescriptorMap = {};
+  for (const [name, value] of Object.entries(properties)) descriptors[name] = { value, writable: true, enumerable: true, configurable: true };
+  return Object.create(entity.prototype, descriptors) as T;
 }
 
 function eventOf(row: Row): Event {
