@@ -4,7 +4,9 @@ import type { V1Payment } from '../../src/gateway/portone/sim/simulator-state';
 import type { SimulatorLedger } from '../../src/gateway/portone/sim/simulator-control.client';
 import { simulatorControlRequest } from '../../src/gateway/portone/sim/simulator-control-http';
 import type { Clock } from '../../src/clock';
+import { ConfirmPaymentDocument, HoldSeatDocument } from '../generated/graphql';
 import { SIM_IMP_KEY, SIM_IMP_SECRET } from './simulator-harness';
+import type { TestApp } from './test-app';
 
 /**
  * The simulator's control API as issue 10's tests use it, over plain HTTP so that the tests typecheck
@@ -146,4 +148,19 @@ export async function endHold(orm: MikroORM, reservationId: string, agoMs: numbe
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+type GraphQLCaller = Pick<TestApp, 'tokenFor' | 'gql'>;
+
+/** holdSeat through GraphQL as `buyer` (a fresh token); throws with the errors when it is refused. */
+export async function holdSeatAs(t: GraphQLCaller, buyer: string, seatId: string) {
+  const token = await t.tokenFor(buyer);
+  const result = await t.gql(HoldSeatDocument, { input: { seatId } }, { token });
+  if (!result.data) throw new Error(`holdSeat failed: ${JSON.stringify(result.errors)}`);
+  return { token, reservation: result.data.holdSeat };
+}
+
+/** confirmPayment of `paymentId` for `reservation`, as the buyer whose token this is. */
+export function confirmAs(t: GraphQLCaller, token: string, reservation: { id: string; merchantUid: string }, paymentId: string) {
+  return t.gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token });
 }

@@ -1,8 +1,8 @@
-import { ConfirmPaymentDocument, HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
+import { HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
-import { endHold, paymentRowsOf, refundRowsOf, reservationRow, simulatorControl, sleep, type SimulatorControl } from '../../support/money-holes';
-import { startTestApp, type TestApp } from '../../support/test-app';
+import { confirmAs, endHold, holdSeatAs, paymentRowsOf, refundRowsOf, reservationRow, type SimulatorControl, simulatorControl, sleep } from '../../support/money-holes';
+import { useTestApp } from '../../support/test-app';
 import { waitFor } from '../../support/wait';
 
 /**
@@ -10,41 +10,20 @@ import { waitFor } from '../../support/wait';
  * interleavings are forced with PortOne latency faults and, for the lock-order deadlock, by holding a
  * table lock from the test so that each transaction stops exactly where the story needs it.
  */
-let t: TestApp;
+const t = useTestApp({ env: { REFUND_BACKOFF_BASE_MS: '100', REFUND_BACKOFF_MAX_MS: '400' } }, { afterEachTest: (app) => expectMoneyInvariants(app) });
 let sim: SimulatorControl;
 
-beforeAll(async () => {
-  t = await startTestApp({ env: { REFUND_BACKOFF_BASE_MS: '100', REFUND_BACKOFF_MAX_MS: '400' } });
+beforeAll(() => {
   sim = simulatorControl(t.simulator.url);
 });
-afterAll(async () => {
-  await t.close();
-});
-beforeEach(async () => {
-  await t.reset();
-});
-afterEach(async () => {
-  await expectMoneyInvariants(t);
-});
-
-async function hold(buyer: string, seatId: string) {
-  const token = await t.tokenFor(buyer);
-  const result = await t.gql(HoldSeatDocument, { input: { seatId } }, { token });
-  if (!result.data) throw new Error(`holdSeat failed: ${JSON.stringify(result.errors)}`);
-  return { token, reservation: result.data.holdSeat };
-}
-
-async function confirm(token: string, reservation: { id: string; merchantUid: string }, paymentId: string) {
-  return t.gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token });
-}
 
 describe('story 9: refund attempts are fenced', () => {
   async function refundInFlight(buyer: string, cancelLatencyMs: number) {
     const event = await createEventViaApi(t);
-    const { token, reservation } = await hold(buyer, event.seats[0].id);
+    const { token, reservation } = await holdSeatAs(t, buyer, event.seats[0].id);
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 1000 });
     await sim.fault({ endpoint: 'cancel', kind: 'latency', latencyMs: cancelLatencyMs, times: 1 });
-    const confirming = confirm(token, reservation, payment.imp_uid);
+    const confirming = confirmAs(t, token, reservation, payment.imp_uid);
     const refund = await waitFor(async () => (await refundRowsOf(t.orm, payment.imp_uid)).find((r) => r.attempts >= 1), 10_000, 20);
     // The first attempt has read the payment back and its cancel is now waiting at PortOne.
     await sleep(700);
@@ -91,7 +70,7 @@ describe('story 11: one lock order (seat, then reservation)', () => {
   test('story 11: a late payment racing a new hold on the same seat is confirmed, never refunded INTERNAL_ERROR', async () => {
     const event = await createEventViaApi(t);
     const seatId = event.seats[0].id;
-    const { token, reservation } = await hold('late-payer', seatId);
+    const { token, reservation } = await holdSeatAs(t, 'late-payer', seatId);
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
     // The hold ended 30 s ago: within the payment grace, so the seat is still this buyer's.
     await endHold(t.orm, reservation.id, 30_000);
@@ -102,13 +81,13 @@ describe('story 11: one lock order (seat, then reservation)', () => {
     // the decision takes the reservation's lock and waits for the seat's; then the table is freed and
     // the new hold goes for the reservation's lock.
     const blocker = await t.orm.em.getKnex().transaction();
-    let confirming: ReturnType<typeof confirm> | undefined;
+    let confirming: ReturnType<typeof confirmAs> | undefined;
     let newHold: ReturnType<typeof t.gql> | undefined;
     try {
       await blocker.raw('lock table event in access exclusive mode');
       newHold = t.gql(HoldSeatDocument, { input: { seatId } }, { token: await t.tokenFor('new-holder') });
       await sleep(500);
-      confirming = confirm(token, reservation, payment.imp_uid);
+      confirming = confirmAs(t, token, reservation, payment.imp_uid);
       await sleep(500);
     } finally {
       await blocker.commit();
@@ -128,7 +107,7 @@ describe('story 12: a hold keeps its seat for a grace after it ends', () => {
   test('story 12: a buyer who paid before the hold ended keeps the seat when the confirmation arrives after', async () => {
     const event = await createEventViaApi(t);
     const seatId = event.seats[0].id;
-    const { token, reservation } = await hold('paid-in-time', seatId);
+    const { token, reservation } = await holdSeatAs(t, 'paid-in-time', seatId);
     await endHold(t.orm, reservation.id, -2000); // ends 2 s from now
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
     await sleep(2500); // PortOne is slow to tell anyone: the hold has ended meanwhile
@@ -136,7 +115,7 @@ describe('story 12: a hold keeps its seat for a grace after it ends', () => {
     const other = await t.gql(HoldSeatDocument, { input: { seatId } }, { token: await t.tokenFor('just-after') });
     expect(other.errors?.[0]?.extensions?.code).toBe('SEAT_UNAVAILABLE');
 
-    const result = await confirm(token, reservation, payment.imp_uid);
+    const result = await confirmAs(t, token, reservation, payment.imp_uid);
     expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentConfirmed', reservation: { status: 'CONFIRMED' } });
     expect(await sim.cancelRequests(payment.imp_uid)).toEqual([]);
   });
@@ -145,7 +124,7 @@ describe('story 12: a hold keeps its seat for a grace after it ends', () => {
   test('story 12: after the grace the seat is free again for other buyers', async () => {
     const event = await createEventViaApi(t);
     const seatId = event.seats[0].id;
-    const { reservation } = await hold('abandoned', seatId);
+    const { reservation } = await holdSeatAs(t, 'abandoned', seatId);
     await endHold(t.orm, reservation.id, 121_000);
     const other = await t.gql(HoldSeatDocument, { input: { seatId } }, { token: await t.tokenFor('next') });
     expect(other.data?.holdSeat.status).toBe('HELD');
@@ -157,16 +136,16 @@ describe('load finding (b): a late payment on a free seat with a stale HELD hold
   test('load (b): the late payment is confirmed and the stale hold expired, never INTERNAL_ERROR', async () => {
     const event = await createEventViaApi(t);
     const seatId = event.seats[0].id;
-    const late = await hold('late-buyer', seatId);
+    const late = await holdSeatAs(t, 'late-buyer', seatId);
     await endHold(t.orm, late.reservation.id, 20 * 60_000);
     // Someone else held the seat after that (expiring the first hold), then walked away.
-    const stale = await hold('walked-away', seatId);
+    const stale = await holdSeatAs(t, 'walked-away', seatId);
     await endHold(t.orm, stale.reservation.id, 10 * 60_000);
     expect((await reservationRow(t.orm, late.reservation.id)).status).toBe('EXPIRED');
     expect((await reservationRow(t.orm, stale.reservation.id)).status).toBe('HELD');
 
     const payment = await sim.createPayment({ merchantUid: late.reservation.merchantUid, amount: late.reservation.amount });
-    const result = await confirm(late.token, late.reservation, payment.imp_uid);
+    const result = await confirmAs(t, late.token, late.reservation, payment.imp_uid);
     expect(await refundRowsOf(t.orm, payment.imp_uid)).toEqual([]);
 
     expect(result.errors).toBeUndefined();

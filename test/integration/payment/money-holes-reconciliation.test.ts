@@ -1,7 +1,7 @@
-import { ConfirmPaymentDocument, HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
+import { HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
-import { paymentRowsOf, refundRowsOf, reservationRow, simulatorControl, SyncedClock, type SimulatorControl } from '../../support/money-holes';
+import { confirmAs, paymentRowsOf, refundRowsOf, reservationRow, type SimulatorControl, simulatorControl, SyncedClock } from '../../support/money-holes';
 import { startTestApp, type TestApp } from '../../support/test-app';
 import { waitFor } from '../../support/wait';
 
@@ -52,10 +52,6 @@ async function hold(token: string, seatId: string) {
   return result.data.holdSeat;
 }
 
-async function confirm(token: string, reservation: { id: string; merchantUid: string }, paymentId: string) {
-  return t.gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token });
-}
-
 /** Runs `work` over `items`, `width` at a time (a crowd of clients, not one request per millisecond). */
 async function inParallel<T, R>(items: T[], width: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
@@ -83,7 +79,7 @@ describe('story 1: reconciliation settles payments of reservations that already 
     const reservation = await hold(token, event.seats[0].id);
     const first = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
     const second = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
-    expect((await confirm(token, reservation, first.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
+    expect((await confirmAs(t, token, reservation, first.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
 
     await clock.advance(sim, HOLD_AND_GRACE_SECONDS);
     await reconcile();
@@ -107,7 +103,7 @@ describe('story 1: reconciliation settles payments of reservations that already 
     const token = await t.tokenFor('second-try');
     const reservation = await hold(token, event.seats[0].id);
     const tampered = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount - 1000 });
-    expect((await confirm(token, reservation, tampered.imp_uid)).data?.confirmPayment).toMatchObject({
+    expect((await confirmAs(t, token, reservation, tampered.imp_uid)).data?.confirmPayment).toMatchObject({
       __typename: 'PaymentRefunded',
       reason: 'AMOUNT_MISMATCH',
       refund: { status: 'SUCCEEDED' },
@@ -164,7 +160,7 @@ describe('story 2: the sweep has no 24 h window, no 200-row limit, and cannot be
     const attacker = await t.tokenFor('attacker');
     const bogus = await inParallel(event.seats.slice(0, 200), 8, async (seat) => {
       const reservation = await hold(attacker, seat.id);
-      return confirm(attacker, reservation, `imp_bogus_${seat.label}`);
+      return confirmAs(t, attacker, reservation, `imp_bogus_${seat.label}`);
     });
     expect(bogus.every((r) => r.errors?.[0]?.extensions?.code === 'NOT_FOUND')).toBe(true);
 
@@ -186,7 +182,7 @@ describe('load finding (a): replayed confirms cannot starve reconciliation', () 
     const attacker = await t.tokenFor('replayer');
     const own = await hold(attacker, ownEvent.seats[0].id);
     const ownPayment = await sim.createPayment({ merchantUid: own.merchantUid, amount: own.amount });
-    expect((await confirm(attacker, own, ownPayment.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
+    expect((await confirmAs(t, attacker, own, ownPayment.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
 
     const victims = [];
     for (const seat of victimEvent.seats) {
@@ -196,7 +192,7 @@ describe('load finding (a): replayed confirms cannot starve reconciliation', () 
     }
     const replays = await inParallel(event.seats, 8, async (seat) => {
       const reservation = await hold(attacker, seat.id);
-      return confirm(attacker, reservation, ownPayment.imp_uid);
+      return confirmAs(t, attacker, reservation, ownPayment.imp_uid);
     });
     expect(replays.every((r) => r.errors?.[0]?.extensions?.code === 'PAYMENT_ALREADY_USED')).toBe(true);
 
@@ -220,7 +216,7 @@ describe('story 6: a payment cancelled outside our server after CONFIRMED', () =
     const token = await t.tokenFor(buyer);
     const reservation = await hold(token, event.seats[0].id);
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount, noticeUrl });
-    expect((await confirm(token, reservation, payment.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
+    expect((await confirmAs(t, token, reservation, payment.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
     return { event, token, reservation, payment };
   }
 
@@ -258,7 +254,7 @@ describe('story 6: a payment cancelled outside our server after CONFIRMED', () =
   test('story 6: a later confirmPayment of a payment cancelled at the console moves the booking to CANCELLED', async () => {
     const booking = await confirmedBooking('reconfirmed');
     await sim.consoleCancel(booking.payment.imp_uid);
-    await confirm(booking.token, booking.reservation, booking.payment.imp_uid);
+    await confirmAs(t, booking.token, booking.reservation, booking.payment.imp_uid);
     await expectCancelledAtGateway(booking);
   });
 

@@ -1,7 +1,7 @@
-import { ConfirmPaymentDocument, CreatePartnerDocument, HoldSeatDocument, RefundsDocument } from '../../generated/graphql';
+import { CreatePartnerDocument, HoldSeatDocument, RefundsDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
-import { endHold, paymentRowsOf, refundRowsOf, reservationRow, simulatorControl, sleep, type SimulatorControl } from '../../support/money-holes';
+import { confirmAs, endHold, paymentRowsOf, refundRowsOf, reservationRow, type SimulatorControl, simulatorControl, sleep } from '../../support/money-holes';
 import { startTestApp, type TestApp } from '../../support/test-app';
 import { waitFor } from '../../support/wait';
 
@@ -42,10 +42,6 @@ async function holdOne(buyer: string) {
   return { event, token, reservation: result.data.holdSeat };
 }
 
-async function confirm(token: string, reservation: { id: string; merchantUid: string }, paymentId: string) {
-  return t.gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token });
-}
-
 async function refundSettledOrStuck(impUid: string) {
   return waitFor(async () => {
     const [refund] = await refundRowsOf(t.orm, impUid);
@@ -72,7 +68,7 @@ describe('story 3: decisions and refund success rest on the balance, not the sta
     await sim.cancelThroughApiAsSomeoneElse(payment.imp_uid, 10000);
     expect(await sim.payment(payment.imp_uid)).toMatchObject({ status: 'cancelled', cancel_amount: 10000 });
 
-    const result = await confirm(token, reservation, payment.imp_uid);
+    const result = await confirmAs(t, token, reservation, payment.imp_uid);
     expect(result.errors).toBeUndefined();
     expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', reason: 'AMOUNT_MISMATCH', refund: { status: 'SUCCEEDED' } });
     const ours = (await sim.cancelRequests(payment.imp_uid)).filter((c) => c.reason.startsWith('booking refund'));
@@ -88,7 +84,7 @@ describe('story 3: decisions and refund success rest on the balance, not the sta
     // The first cancel meets PortOne unavailable, so the refund is PENDING when someone else cancels 1,000
     // (PortOne then says `cancelled`); the retry must read the 50,000 left and cancel it.
     await sim.fault({ endpoint: 'cancel', kind: 'http503', times: 1000 });
-    const result = await confirm(token, reservation, payment.imp_uid);
+    const result = await confirmAs(t, token, reservation, payment.imp_uid);
     expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', refund: { status: 'PENDING' } });
     await sim.consoleCancel(payment.imp_uid, 1000);
     expect(await sim.payment(payment.imp_uid)).toMatchObject({ status: 'cancelled', cancel_amount: 1000 });
@@ -109,7 +105,7 @@ describe('story 4: amounts are exact decimals', () => {
   test('story 4: a USD 10.40 payment is refunded 10.4 (CURRENCY_MISMATCH) and SUCCEEDED with nothing left paid', async () => {
     const { token, reservation } = await holdOne('dollar-buyer');
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: 10.4, currency: 'USD' });
-    const result = await confirm(token, reservation, payment.imp_uid);
+    const result = await confirmAs(t, token, reservation, payment.imp_uid);
     expect(result.errors).toBeUndefined();
     expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', reason: 'CURRENCY_MISMATCH', refund: { status: 'SUCCEEDED' } });
     const cancels = await sim.cancelRequests(payment.imp_uid);
@@ -135,7 +131,7 @@ describe('story 5: a sandbox (test-channel) payment is not a payment', () => {
     const { token, reservation } = await holdOne('free-rider');
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount, sandbox: true });
 
-    const result = await confirm(token, reservation, payment.imp_uid);
+    const result = await confirmAs(t, token, reservation, payment.imp_uid);
     expect(result.errors?.[0]?.extensions?.code).toBe('PAYMENT_NOT_COMPLETED');
     await t.simulator.sendWebhook({ url: t.url.replace(/\/graphql$/, '/webhooks/portone'), impUid: payment.imp_uid, status: 'paid' });
     await waitFor(async () => {
@@ -158,7 +154,7 @@ describe('story 8: a payment whose order id is none of ours is not ours', () => 
     const { token, reservation } = await holdOne('other-shop-customer');
     const payment = await sim.createPayment({ merchantUid: 'shop2_order_20261125_0042', amount: 990000 });
 
-    const result = await confirm(token, reservation, payment.imp_uid);
+    const result = await confirmAs(t, token, reservation, payment.imp_uid);
     expect(result.data ?? null).toBeNull();
     expect(result.errors?.[0]?.extensions?.code).toBe('PAYMENT_NOT_OURS');
     expect(await sim.cancelRequests(payment.imp_uid)).toEqual([]);
@@ -183,7 +179,7 @@ describe('story 10: refunds keep trying for the retry window, heal, and reach vi
     const { token, reservation } = await holdOne('outage');
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 500 });
     await sim.fault({ endpoint: 'cancel', kind: 'http503', times: 20 });
-    await confirm(token, reservation, payment.imp_uid);
+    await confirmAs(t, token, reservation, payment.imp_uid);
     const refund = await refundSettledOrStuck(payment.imp_uid);
     expect(refund.status).toBe('SUCCEEDED');
     expect(refund.attempts).toBeGreaterThan(20);
@@ -196,7 +192,7 @@ describe('story 10: refunds keep trying for the retry window, heal, and reach vi
     const { token, reservation } = await holdOne('healed');
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 500 });
     await sim.fault({ endpoint: 'cancel', kind: 'businessError', code: -1, message: '결제취소에 실패하였습니다.(PG사 오류)', times: 1000 });
-    await confirm(token, reservation, payment.imp_uid);
+    await confirmAs(t, token, reservation, payment.imp_uid);
     expect((await refundSettledOrStuck(payment.imp_uid)).status).toBe('NEEDS_ATTENTION');
     await sim.clearFaults();
     // An operator cancels it in the merchant console instead.
@@ -210,7 +206,7 @@ describe('story 10: refunds keep trying for the retry window, heal, and reach vi
   test('story 10: a paid virtual account is refunded to the account the buyer provides', async () => {
     const { token, reservation } = await holdOne('vbank-buyer');
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount, payMethod: 'vbank' });
-    expect((await confirm(token, reservation, payment.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
+    expect((await confirmAs(t, token, reservation, payment.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
     await t.gql(`mutation($id: ID!) { cancelReservation(input: { reservationId: $id }) { id status } }`, { id: reservation.id }, { token });
     const stuck = await refundSettledOrStuck(payment.imp_uid);
     expect(stuck).toMatchObject({ status: 'NEEDS_ATTENTION', reason: 'BUYER_CANCELLED' });
@@ -248,7 +244,7 @@ describe('story 13: 0-won records, what buyers see, and which payment a booking 
   test('story 13: a 0-won paid record is AMOUNT_MISMATCH with nothing to give back, and no reconciliation error', async () => {
     const { token, reservation } = await holdOne('zero-won');
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: 0 });
-    const result = await confirm(token, reservation, payment.imp_uid);
+    const result = await confirmAs(t, token, reservation, payment.imp_uid);
     expect(result.errors).toBeUndefined();
     expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', reason: 'AMOUNT_MISMATCH', refund: { status: 'SUCCEEDED', amount: 0 } });
     expect(await sim.cancelRequests(payment.imp_uid)).toEqual([]);
@@ -263,7 +259,7 @@ describe('story 13: 0-won records, what buyers see, and which payment a booking 
     const { token, reservation } = await holdOne('curious-buyer');
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 500 });
     await sim.fault({ endpoint: 'cancel', kind: 'http503', times: 1000 });
-    await confirm(token, reservation, payment.imp_uid);
+    await confirmAs(t, token, reservation, payment.imp_uid);
     const admin = await t.tokenFor('admin', ['admin']);
     const asAdmin = await t.gql(RefundsDocument, {}, { token: admin });
     expect(asAdmin.data?.refunds[0]?.lastError).toEqual(expect.any(String));
@@ -280,8 +276,8 @@ describe('story 13: 0-won records, what buyers see, and which payment a booking 
     const { event, token, reservation } = await holdOne('double-payer');
     const first = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
     const second = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
-    expect((await confirm(token, reservation, first.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
-    expect((await confirm(token, reservation, second.imp_uid)).data?.confirmPayment).toMatchObject({ reason: 'DUPLICATE_PAYMENT', refund: { status: 'SUCCEEDED' } });
+    expect((await confirmAs(t, token, reservation, first.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
+    expect((await confirmAs(t, token, reservation, second.imp_uid)).data?.confirmPayment).toMatchObject({ reason: 'DUPLICATE_PAYMENT', refund: { status: 'SUCCEEDED' } });
 
     const mine = await t.gql(`query($id: ID!) { reservation(id: $id) { status refund { id reason } } }`, { id: reservation.id }, { token });
     expect(mine.data).toEqual({ reservation: { status: 'CONFIRMED', refund: null } });

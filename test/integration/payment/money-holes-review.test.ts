@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import { CancelReservationDocument, ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
+import { CancelReservationDocument, HoldSeatDocument } from '../../generated/graphql';
 import type { SettlementSource } from '../../../src/payment/settlement/settlement-outcome';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
-import { endHold, paymentRowsOf, refundRowsOf, reservationRow, simulatorControl, sleep, type SimulatorControl } from '../../support/money-holes';
-import { startTestApp, type TestApp } from '../../support/test-app';
+import { confirmAs, endHold, holdSeatAs, paymentRowsOf, refundRowsOf, reservationRow, type SimulatorControl, simulatorControl, sleep } from '../../support/money-holes';
+import { useTestApp } from '../../support/test-app';
 import { waitFor } from '../../support/wait';
 
 /**
@@ -13,36 +13,15 @@ import { waitFor } from '../../support/wait';
  * by holding the seat's row lock from the test: settle has read PortOne and waits for the lock, and the
  * world changes in between.
  */
-let t: TestApp;
-let sim: SimulatorControl;
-
-beforeAll(async () => {
-  t = await startTestApp({
+const t = useTestApp({
     env: { REFUND_BACKOFF_BASE_MS: '100', REFUND_BACKOFF_MAX_MS: '200' },
     simulator: { partialCancelStatus: 'cancelled' },
-  });
+  }, { afterEachTest: (app) => expectMoneyInvariants(app) });
+let sim: SimulatorControl;
+
+beforeAll(() => {
   sim = simulatorControl(t.simulator.url);
 });
-afterAll(async () => {
-  await t.close();
-});
-beforeEach(async () => {
-  await t.reset();
-});
-afterEach(async () => {
-  await expectMoneyInvariants(t);
-});
-
-async function hold(buyer: string, seatId: string) {
-  const token = await t.tokenFor(buyer);
-  const result = await t.gql(HoldSeatDocument, { input: { seatId } }, { token });
-  if (!result.data) throw new Error(`holdSeat failed: ${JSON.stringify(result.errors)}`);
-  return { token, reservation: result.data.holdSeat };
-}
-
-async function confirm(token: string, reservation: { id: string; merchantUid: string }, paymentId: string) {
-  return t.gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token });
-}
 
 async function waitingOnSeat(): Promise<number> {
   const rows = (await t.orm.em
@@ -71,13 +50,13 @@ describe('the first attempt cancels with the decision read: a balance changed in
   test('a partial cancel by someone else between our read and our cancel: the rest is still refunded, not left NEEDS_ATTENTION', async () => {
     const event = await createEventViaApi(t);
     const seatId = event.seats[0].id;
-    const { token, reservation } = await hold('stale-read', seatId);
+    const { token, reservation } = await holdSeatAs(t, 'stale-read', seatId);
     // Paid 1,000 too much: refunded AMOUNT_MISMATCH.
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 1000 });
 
     const result = await withSeatLocked(
       seatId,
-      () => confirm(token, reservation, payment.imp_uid),
+      () => confirmAs(t, token, reservation, payment.imp_uid),
       () => sim.cancelThroughApiAsSomeoneElse(payment.imp_uid, 1000),
     );
     expect(result.errors).toBeUndefined();
@@ -97,14 +76,14 @@ describe('the first attempt cancels with the decision read: a balance changed in
       fc.asyncProperty(fc.integer({ min: 1, max: 20 }), fc.boolean(), async (tenths, overpaid) => {
         const event = await createEventViaApi(t);
         const seatId = event.seats[0].id;
-        const { token, reservation } = await hold('stale-read-generated', seatId);
+        const { token, reservation } = await holdSeatAs(t, 'stale-read-generated', seatId);
         const paid = overpaid ? reservation.amount + 1000 : reservation.amount - 1000;
         // 1 to 20 twentieths of what was paid; 20 is all of it.
         const cancelledMeanwhile = Math.round((paid * tenths) / 20);
         const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: paid });
         const result = await withSeatLocked(
           seatId,
-          () => confirm(token, reservation, payment.imp_uid),
+          () => confirmAs(t, token, reservation, payment.imp_uid),
           () => sim.cancelThroughApiAsSomeoneElse(payment.imp_uid, cancelledMeanwhile),
         );
         expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', reason: 'AMOUNT_MISMATCH' });
@@ -134,13 +113,13 @@ describe('one payment settled by several paths at once (DECIDED_MEANWHILE)', () 
         async (scenario, paths) => {
           const event = await createEventViaApi(t);
           const seatId = event.seats[0].id;
-          const { token, reservation } = await hold(`race-${scenario}`, seatId);
+          const { token, reservation } = await holdSeatAs(t, `race-${scenario}`, seatId);
           if (scenario === 'late-seat-free') await endHold(t.orm, reservation.id, 10 * 60_000);
           const paid = scenario === 'overpaid' ? reservation.amount + 1000 : reservation.amount;
           const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: paid });
           const settle = (source: SettlementSource) =>
             source === 'CLIENT_CONFIRM'
-              ? confirm(token, reservation, payment.imp_uid).then((r) => {
+              ? confirmAs(t, token, reservation, payment.imp_uid).then((r) => {
                   if (r.errors) throw new Error(`confirmPayment: ${JSON.stringify(r.errors)}`);
                   const answer = r.data!.confirmPayment as { __typename: string; refund?: { id: string } };
                   return { kind: answer.__typename === 'PaymentConfirmed' ? 'CONFIRMED' : 'REFUNDED', refundId: answer.refund?.id ?? null };
@@ -182,10 +161,10 @@ describe("a late payment meets another buyer's hold on the same seat", () => {
       fc.asyncProperty(fc.constantFrom<Second>('live-hold', 'stale-hold'), fc.boolean(), async (second, lateFirst) => {
         const event = await createEventViaApi(t);
         const seatId = event.seats[0].id;
-        const late = await hold('late-payer', seatId);
+        const late = await holdSeatAs(t, 'late-payer', seatId);
         // Past its end and the payment grace: the next buyer may take the seat (holdSeat expires it).
         await endHold(t.orm, late.reservation.id, 10 * 60_000);
-        const next = await hold('next-buyer', seatId);
+        const next = await holdSeatAs(t, 'next-buyer', seatId);
         // A stale second hold: still HELD in the table, its end and grace passed too.
         if (second === 'stale-hold') await endHold(t.orm, next.reservation.id, 10 * 60_000);
         const latePayment = await sim.createPayment({ merchantUid: late.reservation.merchantUid, amount: late.reservation.amount });
@@ -197,9 +176,9 @@ describe("a late payment meets another buyer's hold on the same seat", () => {
           seatId,
           async () => {
             // Queued on the seat in this order.
-            const first = confirm(both[0].token, both[0].reservation, payments[0].imp_uid);
+            const first = confirmAs(t, both[0].token, both[0].reservation, payments[0].imp_uid);
             await waitFor(async () => ((await waitingOnSeat()) >= 1 ? true : null), 10_000, 20);
-            const secondAnswer = confirm(both[1].token, both[1].reservation, payments[1].imp_uid);
+            const secondAnswer = confirmAs(t, both[1].token, both[1].reservation, payments[1].imp_uid);
             return Promise.all([first, secondAnswer]);
           },
           async () => undefined,
@@ -234,14 +213,14 @@ describe('two payments for one reservation decided at once (the locking read see
       fc.asyncProperty(fc.constantFrom<SettlementSource>('CLIENT_CONFIRM', 'WEBHOOK'), fc.constantFrom<SettlementSource>('CLIENT_CONFIRM', 'WEBHOOK', 'RECONCILIATION'), async (firstPath, secondPath) => {
         const event = await createEventViaApi(t);
         const seatId = event.seats[0].id;
-        const { token, reservation } = await hold('paid-twice', seatId);
+        const { token, reservation } = await holdSeatAs(t, 'paid-twice', seatId);
         const payments = [
           await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount }),
           await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount }),
         ];
         const settle = async (source: SettlementSource, impUid: string) => {
           if (source === 'CLIENT_CONFIRM') {
-            const r = await confirm(token, reservation, impUid);
+            const r = await confirmAs(t, token, reservation, impUid);
             if (r.errors) throw new Error(`confirmPayment: ${JSON.stringify(r.errors)}`);
             return (r.data!.confirmPayment as { __typename: string }).__typename === 'PaymentConfirmed' ? 'CONFIRMED' : 'REFUNDED';
           }
@@ -272,14 +251,14 @@ describe('two payments for one reservation decided at once (the locking read see
 describe('the buyer cancels the hold while the decision waits for the reservation row', () => {
   test('the decision sees the cancel it waited for: RESERVATION_CANCELLED, refunded, never CONFIRMED', async () => {
     const event = await createEventViaApi(t);
-    const { token, reservation } = await hold('cancels-while-paying', event.seats[0].id);
+    const { token, reservation } = await holdSeatAs(t, 'cancels-while-paying', event.seats[0].id);
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
     // The buyer's cancel (it locks the reservation only) holds the row while the decision has the seat.
     const cancel = await t.orm.em.getKnex().transaction();
-    let confirming: ReturnType<typeof confirm> | undefined;
+    let confirming: ReturnType<typeof confirmAs> | undefined;
     try {
       await cancel.raw('select id from reservation where id = ? for update', [reservation.id]);
-      confirming = confirm(token, reservation, payment.imp_uid);
+      confirming = confirmAs(t, token, reservation, payment.imp_uid);
       await waitFor(async () => ((await waitingOnSeat()) >= 1 ? true : null), 10_000, 20);
       await cancel.raw(`update reservation set status = 'CANCELLED', cancelled_at = now(), version = version + 1 where id = ?`, [reservation.id]);
       await cancel.commit();
@@ -300,12 +279,12 @@ describe('PortOne cancels the payment while its confirmation waits for the seat'
     await t.app.services.reconciliation.run(); // the sweep's cursor starts before anything below
     const event = await createEventViaApi(t);
     const seatId = event.seats[0].id;
-    const { token, reservation } = await hold('cancelled-meanwhile', seatId);
+    const { token, reservation } = await holdSeatAs(t, 'cancelled-meanwhile', seatId);
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
 
     const result = await withSeatLocked(
       seatId,
-      () => confirm(token, reservation, payment.imp_uid),
+      () => confirmAs(t, token, reservation, payment.imp_uid),
       async () => {
         await sim.consoleCancel(payment.imp_uid);
         // The cancel's notification is settled now: no decision recorded yet, and PortOne says cancelled.
@@ -335,7 +314,7 @@ describe('one GraphQL request confirms and then cancels (the request loaders pri
 
   test('the cancel answers with its own refund, not the confirmation primed "no refund"; one cancel, the booking ended', async () => {
     const event = await createEventViaApi(t);
-    const { token, reservation } = await hold('confirm-then-cancel', event.seats[0].id);
+    const { token, reservation } = await holdSeatAs(t, 'confirm-then-cancel', event.seats[0].id);
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
     const result = await t.gql<
       {
@@ -371,7 +350,7 @@ describe('a repeated confirmation of a booking PortOne shows partly cancelled ou
 
   test("the answer's reservation shows the refund waiting for an operator, as a later read of it does", async () => {
     const event = await createEventViaApi(t);
-    const { token, reservation } = await hold('partly-cancelled-outside', event.seats[0].id);
+    const { token, reservation } = await holdSeatAs(t, 'partly-cancelled-outside', event.seats[0].id);
     const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
     const input = { reservationId: reservation.id, paymentId: payment.imp_uid, merchantUid: reservation.merchantUid };
     type Answer = { confirmPayment: { __typename: string; reservation: { status: string; refund: { status: string; reason: string; amount: number } | null } } };
@@ -398,15 +377,15 @@ describe('a repeated confirmation of a booking PortOne shows partly cancelled ou
 describe("a repeated confirmation of an older refunded payment", () => {
   test("the answer's reservation shows the reservation's latest refund, as a read of the reservation does", async () => {
     const event = await createEventViaApi(t);
-    const { token, reservation } = await hold('paid-wrong-twice', event.seats[0].id);
+    const { token, reservation } = await holdSeatAs(t, 'paid-wrong-twice', event.seats[0].id);
     const older = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 1000 });
     const newer = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 2000 });
-    expect((await confirm(token, reservation, older.imp_uid)).data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded' });
+    expect((await confirmAs(t, token, reservation, older.imp_uid)).data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded' });
     await sleep(20); // the newer refund is created later
-    expect((await confirm(token, reservation, newer.imp_uid)).data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded' });
+    expect((await confirmAs(t, token, reservation, newer.imp_uid)).data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded' });
     const [newerRefund] = await refundRowsOf(t.orm, newer.imp_uid);
 
-    const again = await confirm(token, reservation, older.imp_uid);
+    const again = await confirmAs(t, token, reservation, older.imp_uid);
     expect(again.errors).toBeUndefined();
     const answer = again.data!.confirmPayment as { refund: { id: string }; reservation: { refund: { id: string } | null } };
     expect(answer.refund.id).toBe((await refundRowsOf(t.orm, older.imp_uid))[0].id);
@@ -420,7 +399,7 @@ describe('a late payment and a crowd of new holds on its seat at once (one lock 
       fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.nat({ max: 30 }), async (holders, pastGrace, staggerMs) => {
         const event = await createEventViaApi(t);
         const seatId = event.seats[0].id;
-        const late = await hold('late-in-crowd', seatId);
+        const late = await holdSeatAs(t, 'late-in-crowd', seatId);
         await endHold(t.orm, late.reservation.id, pastGrace ? 10 * 60_000 : 10_000);
         const payment = await sim.createPayment({ merchantUid: late.reservation.merchantUid, amount: late.reservation.amount });
         const tokens = await Promise.all(Array.from({ length: holders }, (_, i) => t.tokenFor(`crowd-${i}`)));
@@ -428,7 +407,7 @@ describe('a late payment and a crowd of new holds on its seat at once (one lock 
           await sleep((i * staggerMs) % 31);
           return t.gql(HoldSeatDocument, { input: { seatId } }, { token });
         });
-        const [confirmed, ...held] = await Promise.all([confirm(late.token, late.reservation, payment.imp_uid), ...holds]);
+        const [confirmed, ...held] = await Promise.all([confirmAs(t, late.token, late.reservation, payment.imp_uid), ...holds]);
         expect(confirmed.errors).toBeUndefined();
         for (const h of held) expect(h.errors?.[0]?.extensions?.code ?? 'OK').toMatch(/^(OK|SEAT_UNAVAILABLE)$/);
         const winners = held.filter((h) => !h.errors);
