@@ -43,18 +43,24 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** Self time (ms) per key over the samples taken between `from` and `to` (µs, CLOCK_MONOTONIC). */
-function selfTime(profile: CpuProfile, from: number, to: number, keyOf: (node: ProfileNode) => string): Map<string, number> {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const totals = new Map<string, number>();
+/** Calls `visit` with each sample taken between `from` and `to` (µs, CLOCK_MONOTONIC) and its duration in ms. */
+function forEachSample(profile: CpuProfile, from: number, to: number, visit: (nodeId: number, ms: number) => void): void {
   let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     at += profile.timeDeltas[i];
     const next = i + 1 < profile.timeDeltas.length ? profile.timeDeltas[i + 1] : 0;
-    if (at < from || at > to) continue;
-    const key = keyOf(byId.get(profile.samples[i])!);
-    totals.set(key, (totals.get(key) ?? 0) + next / 1000);
+    if (at >= from && at <= to) visit(profile.samples[i], next / 1000);
   }
+}
+
+/** Self time (ms) per key over the samples taken between `from` and `to`. */
+function selfTime(profile: CpuProfile, from: number, to: number, keyOf: (node: ProfileNode) => string): Map<string, number> {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const totals = new Map<string, number>();
+  forEachSample(profile, from, to, (nodeId, ms) => {
+    const key = keyOf(byId.get(nodeId)!);
+    totals.set(key, (totals.get(key) ?? 0) + ms);
+  });
   return totals;
 }
 
@@ -83,15 +89,11 @@ function inclusiveTime(profile: CpuProfile, from: number, to: number, keyOf: (no
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const totals = new Map<string, number>();
-  let at = profile.startTime;
-  for (let i = 0; i < profile.samples.length; i++) {
-    at += profile.timeDeltas[i];
-    const next = i + 1 < profile.timeDeltas.length ? profile.timeDeltas[i + 1] : 0;
-    if (at < from || at > to) continue;
+  forEachSample(profile, from, to, (nodeId, ms) => {
     const seen = new Set<string>();
-    for (let id: number | undefined = profile.samples[i]; id !== undefined; id = parent.get(id)) seen.add(keyOf(byId.get(id)!));
-    for (const key of seen) totals.set(key, (totals.get(key) ?? 0) + next / 1000);
-  }
+    for (let id: number | undefined = nodeId; id !== undefined; id = parent.get(id)) seen.add(keyOf(byId.get(id)!));
+    for (const key of seen) totals.set(key, (totals.get(key) ?? 0) + ms);
+  });
   return totals;
 }
 
