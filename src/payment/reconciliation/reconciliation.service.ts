@@ -13,6 +13,7 @@ import { releaseStaleJobLocks, scheduleSettlement } from '../settlement/settleme
 import { SweepCursor } from './sweep-cursor.entity';
 import type { ReconciliationPolicy, ReconciliationReport } from './reconciliation-policy';
 import { VirtualAccount } from './virtual-account.entity';
+import { rememberVirtualAccount } from './virtual-accounts';
 
 export type { ReconciliationPolicy, ReconciliationReport } from './reconciliation-policy';
 
@@ -154,7 +155,7 @@ export class ReconciliationService {
 
     for (const payment of candidates) {
       if (listing === 'ready') {
-        if (payment.isVirtualAccount && payment.status === 'READY') await this.rememberVirtualAccount(em, payment, reservationOf.get(payment.merchantUid)!);
+        if (payment.isVirtualAccount && payment.status === 'READY') await rememberVirtualAccount(em, payment.gatewayPaymentId, reservationOf.get(payment.merchantUid)!, this.clock.now());
         continue;
       }
       if (!this.disagrees(payment, decisionOf.get(payment.gatewayPaymentId))) continue;
@@ -190,15 +191,6 @@ export class ReconciliationService {
       );
       return false;
     }
-  }
-
-  private async rememberVirtualAccount(em: EntityManager, payment: GatewayPayment, reservationId: string): Promise<void> {
-    await em
-      .createQueryBuilder(VirtualAccount)
-      .insert({ gatewayPaymentId: payment.gatewayPaymentId, reservation: reservationId, issuedAt: this.clock.now() })
-      .onConflict('gateway_payment_id')
-      .ignore()
-      .execute();
   }
 
   /** Reservations a client reported paying for that we could not settle then: read by order id, backing off. */

@@ -7,6 +7,7 @@ import { isConnectionFailure, transactionalWithRetry } from '../../db/transactio
 import type { Failpoints } from '../../failpoints';
 import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway } from '../../gateway/payment-gateway';
 import type { PaymentEventLog } from '../event-log/payment-event-log';
+import { rememberVirtualAccount } from '../reconciliation/virtual-accounts';
 import { RefundReason, RefundStatus } from '../refunds/refund.entity';
 import type { RefundService } from '../refunds/refund.service';
 import { PaymentDecision } from './payment.entity';
@@ -240,7 +241,7 @@ export class PaymentSettlementService {
     if (!target) return this.notOurs(em, payment, options, false);
     await this.events.notPaid(em, payment, target.id, options.source, detail);
     if (payment.isVirtualAccount && payment.status === 'READY') {
-      await this.records.rememberVirtualAccount(em, payment.gatewayPaymentId, target.id, this.clock.now());
+      await rememberVirtualAccount(em.fork(), payment.gatewayPaymentId, target.id, this.clock.now());
     }
     return { kind: 'NOT_PAID', gatewayPaymentId: payment.gatewayPaymentId, detail };
   }

@@ -37,11 +37,6 @@ export type BuyerConfirmation =
 
 export type Decided = Extract<Settlement, { kind: 'CONFIRMED' | 'REFUNDED' }>;
 
-/** Narrows an outcome by its kind, so callers never cast. */
-export function isOutcome<T extends { kind: string }, K extends T['kind']>(outcome: T, ...kinds: K[]): outcome is Extract<T, { kind: K }> {
-  return (kinds as string[]).includes(outcome.kind);
-}
-
 export function isDecided<T extends { kind: string }>(outcome: T): outcome is Extract<T, { kind: 'CONFIRMED' | 'REFUNDED' }> {
   return outcome.kind === 'CONFIRMED' || outcome.kind === 'REFUNDED';
 }

@@ -4,7 +4,6 @@ import { Reservation, ReservationStatus } from '../../booking/reservation.entity
 import { Seat } from '../../booking/seat.entity';
 import type { GatewayPayment } from '../../gateway/payment-gateway';
 import { Refund } from '../refunds/refund.entity';
-import { VirtualAccount } from '../reconciliation/virtual-account.entity';
 import { Payment, PaymentDecision } from './payment.entity';
 import type { PaymentEventEntry } from '../event-log/payment-event-log';
 import type { Decided } from './settlement-outcome';
@@ -227,17 +226,6 @@ export class SettlementRecords {
 
   async reservationByMerchantUid(em: EntityManager, merchantUid: string): Promise<Reservation | null> {
     return em.fork().findOne(Reservation, { merchantUid });
-  }
-
-  /** An issued virtual account, remembered so it can be revoked when the hold ends unpaid. */
-  async rememberVirtualAccount(em: EntityManager, gatewayPaymentId: string, reservationId: string, at: Date): Promise<void> {
-    await em
-      .fork()
-      .createQueryBuilder(VirtualAccount)
-      .insert({ gatewayPaymentId, reservation: reservationId, issuedAt: at })
-      .onConflict('gateway_payment_id')
-      .ignore()
-      .execute();
   }
 
   /** Schedules reconciliation's look at a reported order (first soon, then backing off); only on the failure path. */
