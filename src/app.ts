@@ -37,7 +37,6 @@ import { registerAdminConsole } from './http/admin-console';
 import { registerDemoCheckout } from './http/demo-checkout';
 import { GRAPHQL_IDE_CSP_DIRECTIVES, graphQLIdeLandingPage, registerGraphQLIdeAssets } from './http/graphql-ide';
 import { anonymousRateLimit, createBuyerRateLimiter, webhookRateLimit } from './http/rate-limits';
-import { AppError } from './errors';
 import { refundAttemptLeaseMs } from './payment/refunds/refund-attempts';
 import { finishesBy } from './shutdown';
 

@@ -2,18 +2,21 @@ import net from 'node:net';
 
 /**
  * A TCP proxy in front of PostgreSQL that can lose the database at the worst moment: right after a
- * COMMIT has been passed on, before its answer comes back. The transaction commits, the app only sees
- * its connection drop, and new connections are refused until `restore()` ("database still down").
- * It reads the PostgreSQL wire bytes only to spot the statements it was armed with.
+ * transaction's commit has been passed on, before its answer comes back. The transaction commits, the
+ * app only sees its connection drop, and new connections are refused until `restore()` ("database still
+ * down"). It reads the PostgreSQL wire bytes only to spot the statements it was armed with and, from
+ * PostgreSQL's ReadyForQuery messages, whether a transaction block is open.
  */
 export interface PgProxy {
   /** The database URL through the proxy. */
   url: string;
   /**
-   * The next COMMIT on a connection that sent a statement matching `after` is passed on, then every
-   * connection is cut and the database stays unreachable until `restore()`. Resolves once that happened.
+   * The commit of the next transaction that runs a statement matching `statement` is passed on, then
+   * every connection is cut and the database stays unreachable until `restore()`. That commit is the
+   * COMMIT that follows the statement in a transaction block, or the statement itself when it is sent
+   * outside one (PostgreSQL commits it on its own). Resolves once that happened.
    */
-  loseCommitAfter(after: RegExp): Promise<void>;
+  loseCommitOf(statement: RegExp): Promise<void>;
   restore(): void;
   close(): Promise<void>;
 }
@@ -23,7 +26,7 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
   const targetHost = target.hostname;
   const targetPort = Number(target.port || 5432);
   let down = false;
-  let armed: { after: RegExp; fired: () => void } | null = null;
+  let armed: { statement: RegExp; fired: () => void } | null = null;
   const pairs = new Set<{ client: net.Socket; server: net.Socket }>();
 
   const cutEverything = () => {
@@ -45,18 +48,25 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
     const pair = { client, server };
     pairs.add(pair);
     let sawStatement = false;
+    // The transaction status of the last ReadyForQuery ('Z', length 5, then I idle / T in a block / E failed block).
+    let inBlock = false;
+    const fire = () => {
+      const fired = armed!.fired;
+      armed = null;
+      cutEverything();
+      fired();
+    };
     client.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1');
-      if (armed && armed.after.test(text)) sawStatement = true;
+      const matches = armed !== null && armed.statement.test(text);
       server.write(chunk);
-      if (armed && sawStatement && /\bcommit\b/i.test(text)) {
-        const fired = armed.fired;
-        armed = null;
-        cutEverything();
-        fired();
-      }
+      if (matches && !inBlock) fire();
+      else if (matches) sawStatement = true;
+      else if (armed && sawStatement && /\bcommit\b/i.test(text)) fire();
     });
     server.on('data', (chunk: Buffer) => {
+      const ready = chunk.toString('latin1').match(/Z\0\0\0\x05([ITE])(?![\s\S]*Z\0\0\0\x05[ITE])/);
+      if (ready) inBlock = ready[1] !== 'I';
       if (!client.destroyed) client.write(chunk);
     });
     const end = () => {
@@ -77,9 +87,9 @@ export async function startPgProxy(targetUrl: string): Promise<PgProxy> {
 
   return {
     url: url.toString(),
-    loseCommitAfter(after) {
+    loseCommitOf(statement) {
       return new Promise<void>((resolve) => {
-        armed = { after, fired: resolve };
+        armed = { statement, fired: resolve };
       });
     },
     restore() {

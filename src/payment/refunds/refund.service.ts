@@ -6,7 +6,7 @@ import { isUuid } from '../../booking/event.service';
 import type { Clock } from '../../clock';
 import { transactionalWithRetry } from '../../db/transaction-retry';
 import type { Failpoints } from '../../failpoints';
-import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway } from '../../gateway/payment-gateway';
+import { gatewayBalance, type GatewayPayment, type PaymentGateway } from '../../gateway/payment-gateway';
 import { badUserInput, forbidden, notFound } from '../../errors';
 import { instantIdCursor, pageFromCursor, pageRequest, type Page, type PageArgs } from '../../graphql/pagination';
 import { Payment, PaymentDecision } from '../settlement/payment.entity';

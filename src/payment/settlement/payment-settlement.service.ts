@@ -1,29 +1,24 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { Reservation, ReservationStatus } from '../../booking/reservation.entity';
 import type { Clock } from '../../clock';
 import { isConnectionFailure, transactionalWithRetry } from '../../db/transaction-retry';
 import type { Failpoints } from '../../failpoints';
-import { gatewayBalance, isGatewayError, type GatewayPayment, type PaymentGateway } from '../../gateway/payment-gateway';
+import { isGatewayError, type GatewayPayment, type PaymentGateway } from '../../gateway/payment-gateway';
 import type { PaymentEventLog } from '../event-log/payment-event-log';
 import { rememberVirtualAccount } from '../reconciliation/virtual-accounts';
-import { RefundReason, RefundStatus } from '../refunds/refund.entity';
+import { RefundStatus } from '../refunds/refund.entity';
 import type { RefundService } from '../refunds/refund.service';
-import { PaymentDecision } from './payment.entity';
-import { paymentState, verifyPayment } from './payment-verification';
+import { paymentState } from './payment-verification';
 import { RecordedPaymentFollowUp } from './recorded-payment-followup';
 import { SettlementEvents } from './settlement-events';
-import type { BuyerConfirmation, Decided, Settlement, SettlementSource } from './settlement-outcome';
-import { SettlementRecords } from './settlement-records';
+import type { BuyerConfirmation, Settlement, SettlementSource } from './settlement-outcome';
+import { SettlementDecision, type DecisionPolicy, type LockedDecision } from './settlement-decision';
+import { SettlementRecords, type NamedReservation } from './settlement-records';
 
 export type { Settlement, SettlementSource } from './settlement-outcome';
 
-export interface SettlementPolicy {
-  /** Accept test-channel payments as paid (PORTONE_ALLOW_SANDBOX). */
-  allowSandbox: boolean;
-  /** How long after its end a hold still keeps the seat from other buyers (a payment made just before may be settling). */
-  holdGraceMs: number;
+export interface SettlementPolicy extends DecisionPolicy {
   /** V2: our store. A payment that names another store is somebody else's: never confirmed, never cancelled. */
   storeId?: string;
 }
@@ -34,6 +29,8 @@ interface SettleOptions {
   reportedForReservationId?: string;
   /** The caller already knows no decision exists for this payment (saves the look). */
   knownUndecided?: boolean;
+  /** The reservation the client named, as read before PortOne was asked: confirmed without a lock of its own if the rules and the row still agree. */
+  named?: NamedReservation;
 }
 
 /**
@@ -42,7 +39,8 @@ interface SettleOptions {
  *
  * 1. **read** the payment from PortOne, with no transaction open;
  * 2. **decide** in one short transaction: lock the seat, then the reservation, apply the pure rules,
- *    write the decision (a refund decision writes its refund row and queued attempt in it too);
+ *    write the decision (a refund decision writes its refund row and queued attempt in it too). The
+ *    common case, a buyer confirming their own hold, is one statement instead (`confirmAsRead`);
  * 3. **act** after commit: a refund's first cancel is attempted at once; a failure leaves it to the queue.
  *
  * Settling a decided payment sends no second cancel; finding it cancelled at PortOne since is recorded.
@@ -51,6 +49,7 @@ export class PaymentSettlementService {
   private readonly records = new SettlementRecords();
   private readonly events: SettlementEvents;
   private readonly followUps: RecordedPaymentFollowUp;
+  private readonly decision: SettlementDecision;
 
   constructor(
     private readonly gateway: PaymentGateway,
@@ -63,6 +62,7 @@ export class PaymentSettlementService {
   ) {
     this.events = new SettlementEvents(eventLog);
     this.followUps = new RecordedPaymentFollowUp(this.records, refunds, this.events, clock);
+    this.decision = new SettlementDecision(this.records, refunds, this.events, clock, failpoints, logger, policy);
   }
 
   /** Client confirmation: the buyer's own reservation, and the payment must not back another one (I5). */
@@ -71,23 +71,24 @@ export class PaymentSettlementService {
     actor: { userId: string; isAdmin: boolean },
     input: { reservationId: string; paymentId: string; merchantUid: string },
   ): Promise<BuyerConfirmation> {
-    const named = await this.records.buyersReservation(em, input.reservationId, input.paymentId);
-    if (!named || (named.buyerId !== actor.userId && !actor.isAdmin)) return { kind: 'RESERVATION_NOT_FOUND', reservationId: input.reservationId };
-    if (input.merchantUid !== named.merchantUid) {
+    const named = await this.records.namedReservation(em, input.reservationId, input.paymentId);
+    const reservation = named?.reservation;
+    if (!named || !reservation || (reservation.buyerId !== actor.userId && !actor.isAdmin)) return { kind: 'RESERVATION_NOT_FOUND', reservationId: input.reservationId };
+    if (input.merchantUid !== reservation.merchantUid) {
       // Only a cross-check: decisions use the order id PortOne reports, never the client's.
-      this.logger.warn({ reservationId: named.id, claimed: input.merchantUid }, "client sent a merchantUid that is not the reservation's");
+      this.logger.warn({ reservationId: reservation.id, claimed: input.merchantUid }, "client sent a merchantUid that is not the reservation's");
     }
     let outcome: Settlement;
     try {
-      outcome = await this.settle(em, input.paymentId, { source: 'CLIENT_CONFIRM', reportedForReservationId: named.id, knownUndecided: !named.paymentDecided });
+      outcome = await this.settle(em, input.paymentId, { source: 'CLIENT_CONFIRM', reportedForReservationId: reservation.id, knownUndecided: !named.paymentDecided, named });
     } catch (fault) {
-      await this.markReported(em, named.id);
+      await this.markReported(em, reservation.id);
       throw fault;
     }
     // The buyer says they paid and we could not tell: reconciliation asks PortOne about this order again
     // later, with backoff. Refusals (not ours, not completed) need no second look.
-    if (outcome.kind === 'UNKNOWN_PAYMENT' || outcome.kind === 'GATEWAY_UNAVAILABLE') await this.markReported(em, named.id);
-    if ((outcome.kind === 'CONFIRMED' || outcome.kind === 'REFUNDED') && outcome.reservation.id !== named.id) {
+    if (outcome.kind === 'UNKNOWN_PAYMENT' || outcome.kind === 'GATEWAY_UNAVAILABLE') await this.markReported(em, reservation.id);
+    if ((outcome.kind === 'CONFIRMED' || outcome.kind === 'REFUNDED') && outcome.reservation.id !== reservation.id) {
       return { kind: 'PAYMENT_ALREADY_USED', gatewayPaymentId: input.paymentId };
     }
     return outcome;
@@ -132,9 +133,11 @@ export class PaymentSettlementService {
 
   /** Steps 2 and 3 for a paid payment. */
   private async decideAndAct(em: EntityManager, payment: GatewayPayment, options: SettleOptions): Promise<Settlement> {
-    let decided: Decided | 'NO_RESERVATION' | 'DECIDED_MEANWHILE';
+    let decided: LockedDecision;
     try {
-      decided = await transactionalWithRetry(em, (tx) => this.decide(tx, payment, options.source));
+      decided =
+        (options.named && (await this.decision.confirmAsRead(em, payment, options.named, options.source))) ??
+        (await transactionalWithRetry(em, (tx) => this.decision.underLock(tx, payment, options.source)));
       this.failpoints.hit('after-decision-commit');
     } catch (error) {
       if (isConnectionFailure(error)) {
@@ -156,78 +159,6 @@ export class PaymentSettlementService {
       return { ...decided, refund: await this.refunds.attemptClaimed(decided.refund, payment) };
     }
     return decided;
-  }
-
-  /**
-   * Step 2, inside one transaction. A kept payment is two statements: the locking read, and one that
-   * writes the decision, confirms the reservation and adds the audit row. A refund writes the decision,
-   * its refund row, its queued job and the audit row.
-   */
-  private async decide(tx: EntityManager, payment: GatewayPayment, source: SettlementSource): Promise<Decided | 'NO_RESERVATION' | 'DECIDED_MEANWHILE'> {
-    const locked = await this.records.lockForDecision(tx, { merchantUid: payment.merchantUid });
-    if (!locked) return 'NO_RESERVATION';
-    const { reservation, seat } = locked;
-    const now = this.clock.now();
-    // The seat's unique index keeps a HELD reservation alone on its seat: only a late payment (the hold
-    // ended) can meet another buyer's hold or booking.
-    const others = reservation.status === ReservationStatus.HELD ? [] : await this.records.othersOnSeat(tx, reservation);
-    const occupying = others.filter((o) => o.status === ReservationStatus.CONFIRMED || o.expiresAt.getTime() + this.policy.holdGraceMs > now.getTime());
-    const verdict = verifyPayment(
-      {
-        status: reservation.status,
-        amount: reservation.amount,
-        merchantUid: reservation.merchantUid,
-        expiresAt: reservation.expiresAt,
-        eventStartsAt: seat.event.startsAt,
-        seatTakenByOther: occupying.length > 0,
-      },
-      payment,
-      now,
-      this.policy,
-    );
-    // paymentState said paid a moment ago; the rules agree unless they were changed to disagree.
-    if (verdict.kind === 'NOT_PAID') throw new Error(`verification found payment ${payment.gatewayPaymentId} not paid after it read as paid`);
-    if (verdict.kind !== 'CONFIRM') {
-      const managed = locked.manage();
-      const record = await this.records.insertDecision(tx, payment, managed, {
-        decision: PaymentDecision.REFUND,
-        reason: verdict.reason,
-        decidedBy: source,
-        at: now,
-      });
-      if (!record) return 'DECIDED_MEANWHILE';
-      managed.reportCheckAt = null;
-      const refund = await this.recordRefund(tx, payment, managed, { reason: verdict.reason, decidedBy: source, eventKind: 'DECISION', message: verdict.detail });
-      this.failpoints.hit('before-decision-commit');
-      await tx.flush();
-      return { kind: 'REFUNDED', payment: record, reservation: managed, refund, loaded: { seat } };
-    }
-    // Stale holds of others on this seat end first, in their own statement: one UPDATE that also
-    // confirms ours could meet the seat's uniqueness guard before the stale row is changed.
-    const stale = others.map((o) => o.id);
-    if (stale.length > 0) await tx.nativeUpdate(Reservation, { id: { $in: stale }, status: ReservationStatus.HELD }, { status: ReservationStatus.EXPIRED });
-    const entry = this.events.confirmedEntry(payment, reservation, source);
-    const confirmed = await this.records.recordConfirmation(tx, payment, reservation, { decidedBy: source, at: now, event: entry });
-    if (!confirmed) return 'DECIDED_MEANWHILE';
-    this.failpoints.hit('before-decision-commit');
-    this.events.written(entry);
-    return { kind: 'CONFIRMED', ...confirmed, loaded: { seat } };
-  }
-
-  /** The refund row (the outbox, leased to the attempt that follows commit), its queued backup and the audit entry. */
-  private async recordRefund(
-    tx: EntityManager,
-    payment: GatewayPayment,
-    reservation: Reservation,
-    decision: { reason: RefundReason; decidedBy: string; eventKind: 'DECISION' | 'DECISION_FAILED'; message: string },
-  ) {
-    const refund = await this.refunds.createInTransaction(
-      tx,
-      { reservation, gatewayPaymentId: payment.gatewayPaymentId, amount: gatewayBalance(payment), currency: payment.currency, reason: decision.reason },
-      { claimFirstAttempt: true },
-    );
-    this.events.refundDecided(tx, payment, reservation, refund, decision);
-    return refund;
   }
 
   private async notOurs(em: EntityManager, payment: GatewayPayment, options: SettleOptions, otherStore: boolean): Promise<Settlement> {
@@ -256,27 +187,7 @@ export class PaymentSettlementService {
     this.logger.error({ err: failure, gatewayPaymentId: payment.gatewayPaymentId }, 'payment decision failed after the money was taken');
     const recorded = await this.records.recordedOutcome(em.fork(), payment.gatewayPaymentId);
     if (recorded) return recorded;
-    const decided = await transactionalWithRetry(em, async (tx) => {
-      const locked = await this.records.lockForDecision(tx, { merchantUid: payment.merchantUid });
-      if (!locked) throw failure;
-      const reservation = locked.manage();
-      const record = await this.records.insertDecision(tx, payment, reservation, {
-        decision: PaymentDecision.REFUND,
-        reason: RefundReason.INTERNAL_ERROR,
-        decidedBy: 'RECOVERY',
-        at: this.clock.now(),
-      });
-      if (!record) return null;
-      reservation.reportCheckAt = null;
-      const refund = await this.recordRefund(tx, payment, reservation, {
-        reason: RefundReason.INTERNAL_ERROR,
-        decidedBy: 'RECOVERY',
-        eventKind: 'DECISION_FAILED',
-        message: failure instanceof Error ? failure.message : String(failure),
-      });
-      await tx.flush();
-      return { kind: 'REFUNDED' as const, payment: record, reservation, refund };
-    });
+    const decided = await transactionalWithRetry(em, (tx) => this.decision.internalErrorUnderLock(tx, payment, failure));
     if (!decided) return (await this.records.recordedOutcome(em.fork(), payment.gatewayPaymentId)) ?? this.raceLost(payment);
     if (decided.refund.status !== RefundStatus.PENDING) return decided;
     return { ...decided, refund: await this.refunds.attemptClaimed(decided.refund, payment) };

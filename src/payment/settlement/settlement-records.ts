@@ -7,6 +7,15 @@ import { Refund } from '../refunds/refund.entity';
 import { Payment, PaymentDecision } from './payment.entity';
 import type { PaymentEventEntry } from '../event-log/payment-event-log';
 import type { Decided } from './settlement-outcome';
+import { paymentOf, reservationOf, reservationWithSeatOf, type Row } from './settlement-rows';
+
+/** The reservation a buyer named, read before PortOne was asked. */
+export interface NamedReservation {
+  reservation: Reservation;
+  seat: Seat;
+  /** A decision for the submitted payment existed when this was read. */
+  paymentDecided: boolean;
+}
 
 export interface LockedForDecision {
   /** Detached copies read by the locking statement: for deciding, and for the answer. */
@@ -17,65 +26,6 @@ export interface LockedForDecision {
   manage(): Reservation;
 }
 
-type Row = Record<string, unknown>;
-const dateOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : new Date(value as string));
-
-/**
- * Entity instances built straight from a row's JSON, outside the unit of work. Merging a row into the
- * identity map (em.map) hydrates and snapshots it for change tracking: on the path every confirm takes,
- * for objects that are only read, that was a measurable share of the CPU.
- */
-function detached<T extends object>(entity: new () => T, properties: Partial<T>): T {
-  // Own data properties: assigning through the entity prototype's setters would give each copy MikroORM's
-  // change-tracking helper, which is what this avoids.
-  const descriptors: PropertyDescriptorMap = {};
-  for (const [name, value] of Object.entries(properties)) descriptors[name] = { value, writable: true, enumerable: true, configurable: true };
-  return Object.create(entity.prototype, descriptors) as T;
-}
-
-function eventOf(row: Row): Event {
-  return detached(Event, { id: row.id as string, title: row.title as string, startsAt: new Date(row.starts_at as string), createdAt: new Date(row.created_at as string) });
-}
-
-function seatOf(row: Row, event: Event): Seat {
-  return detached(Seat, { id: row.id as string, event, label: row.label as string, price: row.price as number });
-}
-
-function reservationOf(row: Row, seat: Seat): Reservation {
-  return detached(Reservation, {
-    id: row.id as string,
-    seat,
-    buyerId: row.buyer_id as string,
-    status: row.status as ReservationStatus,
-    amount: row.amount as number,
-    merchantUid: row.merchant_uid as string,
-    expiresAt: new Date(row.expires_at as string),
-    confirmedAt: dateOrNull(row.confirmed_at),
-    cancelledAt: dateOrNull(row.cancelled_at),
-    paymentReportedAt: dateOrNull(row.payment_reported_at),
-    reportCheckAt: dateOrNull(row.report_check_at),
-    reportChecks: row.report_checks as number,
-    createdAt: new Date(row.created_at as string),
-    updatedAt: new Date(row.updated_at as string),
-    version: row.version as number,
-  });
-}
-
-function paymentOf(row: Row, reservation: Reservation): Payment {
-  return detached(Payment, {
-    id: row.id as string,
-    gatewayPaymentId: row.gateway_payment_id as string,
-    reservation,
-    merchantUid: row.merchant_uid as string,
-    amount: Number(row.amount),
-    currency: row.currency as string,
-    decision: row.decision as PaymentDecision,
-    refundReason: (row.refund_reason ?? null) as Payment['refundReason'],
-    decidedBy: row.decided_by as string,
-    decidedAt: new Date(row.decided_at as string),
-  });
-}
-
 /**
  * What settle reads and writes in PostgreSQL. The statements on a confirm's path are written by hand
  * (one locking read, one insert that also detects a concurrent decision) because a ticket opening runs
@@ -83,19 +33,22 @@ function paymentOf(row: Row, reservation: Reservation): Payment {
  * ordinary MikroORM and one flush.
  */
 export class SettlementRecords {
-  /** The reservation a buyer names, and whether this payment was decided before (one statement). */
-  async buyersReservation(
-    em: EntityManager,
-    reservationId: string,
-    gatewayPaymentId: string,
-  ): Promise<{ id: string; buyerId: string; merchantUid: string; paymentDecided: boolean } | null> {
-    const rows: Array<{ id: string; buyer_id: string; merchant_uid: string; decided: boolean }> = await em.execute(
-      `select r.id, r.buyer_id, r.merchant_uid, exists (select 1 from payment p where p.gateway_payment_id = ?) as decided
-         from reservation r where r.id = ?`,
+  /**
+   * The reservation a buyer names, with its seat and event, and whether this payment was decided before:
+   * one statement, read before PortOne is asked (so unlocked: a decision made on it is written only if
+   * the row is still as read, see `recordConfirmation`).
+   */
+  async namedReservation(em: EntityManager, reservationId: string, gatewayPaymentId: string): Promise<NamedReservation | null> {
+    const rows: Array<{ reservation: Row; seat: Row; event: Row; decided: boolean }> = await em.execute(
+      `select to_jsonb(r) as reservation, to_jsonb(s) as seat, to_jsonb(e) as event,
+              exists (select 1 from payment p where p.gateway_payment_id = ?) as decided
+         from reservation r
+         join seat s on s.id = r.seat_id
+         join event e on e.id = s.event_id
+        where r.id = ?`,
       [gatewayPaymentId, reservationId],
     );
-    const row = rows[0];
-    return row ? { id: row.id, buyerId: row.buyer_id, merchantUid: row.merchant_uid, paymentDecided: row.decided } : null;
+    return rows.length === 0 ? null : { ...reservationWithSeatOf(rows[0]), paymentDecided: rows[0].decided };
   }
 
   /**
@@ -120,10 +73,8 @@ export class SettlementRecords {
       );
     if (rows.length === 0) return null;
     const [row] = rows;
-    const seat = seatOf(row.seat, eventOf(row.event));
     return {
-      reservation: reservationOf(row.reservation, seat),
-      seat,
+      ...reservationWithSeatOf(row),
       manage: () => {
         tx.map(Event, row.event);
         tx.map(Seat, row.seat);
@@ -163,25 +114,37 @@ export class SettlementRecords {
   }
 
   /**
-   * A kept payment in one statement: the decision row (unless this payment was decided meanwhile: then
-   * null, and nothing was written), the reservation CONFIRMED, and its audit entry. One round trip
-   * instead of a flush of three on the path every confirm takes.
+   * A kept payment in one statement: the decision row, the reservation CONFIRMED, and its audit entry,
+   * written only if the reservation is still as it was read when the rules said "confirm" (same status
+   * and version, its event not started). The statement takes the locks a decision takes, in the same
+   * order (the seat in a materialized CTE, then the reservation) and compares the row itself, so it is
+   * safe with or without a transaction around it: the client's confirmation sends it alone, on a row read
+   * before PortOne was asked. Null when nothing was written: the row changed, or this payment was
+   * decided meanwhile (a webhook and the buyer's confirm at once; the unique gateway id, I5).
    */
   async recordConfirmation(
-    tx: EntityManager,
+    em: EntityManager,
     payment: GatewayPayment,
-    reservation: Reservation,
+    asRead: Reservation,
     decision: { decidedBy: string; at: Date; event: PaymentEventEntry },
   ): Promise<{ payment: Payment; reservation: Reservation } | null> {
-    const rows: Array<{ payment: Row; reservation: Row }> = await tx.execute(
-      `with decided as (
+    const rows: Array<{ payment: Row; reservation: Row }> = await em.execute(
+      `with locked_seat as materialized (
+         select s.id, s.event_id from seat s where s.id = (select seat_id from reservation where id = ?) for update
+       ), still_as_read as (
+         select r.id from reservation r
+           join locked_seat ls on ls.id = r.seat_id
+           join event e on e.id = ls.event_id
+          where r.id = ? and r.status = ?::reservation_status and r.version = ? and e.starts_at > ?
+            for update of r
+       ), decided as (
          insert into payment (id, gateway_payment_id, reservation_id, merchant_uid, amount, currency, decision, refund_reason, decided_by, decided_at)
-         values (gen_random_uuid(), ?, ?, ?, ?, ?, 'CONFIRMED', null, ?, ?)
+         select gen_random_uuid(), ?, id, ?, ?, ?, 'CONFIRMED', null, ?, ? from still_as_read
          on conflict (gateway_payment_id) do nothing
          returning *
        ), confirmed as (
          update reservation set status = 'CONFIRMED', confirmed_at = ?, report_check_at = null, updated_at = ?, version = version + 1
-          where id = ? and exists (select 1 from decided)
+          where id = (select reservation_id from decided)
           returning *
        ), logged as (
          insert into payment_event (at, reservation_id, gateway_payment_id, kind, outcome, message, details)
@@ -189,8 +152,12 @@ export class SettlementRecords {
        )
        select to_jsonb(decided) as payment, (select to_jsonb(confirmed) from confirmed) as reservation from decided`,
       [
+        asRead.id,
+        asRead.id,
+        asRead.status,
+        asRead.version,
+        decision.at,
         payment.gatewayPaymentId,
-        reservation.id,
         payment.merchantUid,
         payment.amount,
         payment.currency,
@@ -198,7 +165,6 @@ export class SettlementRecords {
         decision.at,
         decision.at,
         decision.at,
-        reservation.id,
         new Date(), // the log's own time, as PaymentEventLog writes it: when it was written, on this machine
         decision.event.kind,
         decision.event.outcome,
@@ -207,7 +173,7 @@ export class SettlementRecords {
       ],
     );
     if (rows.length === 0) return null;
-    const confirmed = reservationOf(rows[0].reservation, reservation.seat);
+    const confirmed = reservationOf(rows[0].reservation, asRead.seat);
     return { payment: paymentOf(rows[0].payment, confirmed), reservation: confirmed };
   }
 

@@ -130,7 +130,8 @@ test('every statement of a kept confirmPayment uses an index', async () => {
     capture.stop();
   }
   const planned = capture.statements.filter((sql) => /^(select|insert|update|with)\b/i.test(sql));
-  expect(planned.length).toBeGreaterThanOrEqual(3);
+  // The buyer's reservation read and the one statement that writes the decision, at least.
+  expect(planned.length).toBeGreaterThanOrEqual(2);
   for (const sql of planned) await expectIndexed(sql);
 });
 

@@ -7,7 +7,7 @@ import { startTestApp, type TestApp } from '../../support/test-app';
 import { testDatabaseUrl } from '../../support/test-database';
 
 /**
- * Issue 10, story 7: the decision's COMMIT reaches PostgreSQL and commits, but the connection is lost
+ * Issue 10, story 7: the decision's commit reaches PostgreSQL and commits, but the connection is lost
  * before the answer and the database stays unreachable for a while. The app reaches the database
  * through a proxy that does exactly that; its pool gives up on a connection after 2 s.
  */
@@ -36,15 +36,27 @@ afterEach(async () => {
   await expectMoneyInvariants(t);
 });
 
-// Today: the compensating cancel runs anyway: the CONFIRMED booking's payment is cancelled in full (1 cancel request).
-test('story 7: a decision whose COMMIT outcome is unknown sends no compensating cancel; the committed booking keeps its payment', async () => {
+/**
+ * Both ways a decision commits: a buyer confirming a hold as read writes it in one statement (its own
+ * transaction); a late payment (the hold ended) is decided under lock, in a transaction block.
+ */
+const ways = [
+  { name: 'the one-statement confirmation of a hold as read', holdEnded: false },
+  { name: 'the locking transaction of a late payment', holdEnded: true },
+];
+
+// Before issue 10: the compensating cancel ran anyway: the CONFIRMED booking's payment was cancelled in full.
+test.each(ways)('story 7 ($name): a decision whose commit outcome is unknown sends no compensating cancel; the committed booking keeps its payment', async ({ holdEnded }) => {
   const event = await createEventViaApi(t);
   const token = await t.tokenFor('unlucky-commit');
   const held = await t.gql(HoldSeatDocument, { input: { seatId: event.seats[0].id } }, { token });
   const reservation = held.data!.holdSeat;
   const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
+  if (holdEnded) {
+    await t.orm.em.getConnection().execute(`update reservation set status = 'EXPIRED', expires_at = now() - interval '1 hour' where id = ?`, [reservation.id]);
+  }
 
-  const lost = proxy.loseCommitAfter(/insert into "?payment"?\s/i);
+  const lost = proxy.loseCommitOf(/insert into "?payment"?\s/i);
   const result = await t.gql(
     ConfirmPaymentDocument,
     { input: { reservationId: reservation.id, paymentId: payment.imp_uid, merchantUid: reservation.merchantUid } },
