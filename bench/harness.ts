@@ -47,13 +47,18 @@ export interface ServerHandle {
   stop(): Promise<void>;
 }
 
-export interface Environment {
+export interface ServerPair {
+  app: ServerHandle;
+  baseline: ServerHandle;
+}
+
+export interface Environment extends ServerPair {
   pg: EmbeddedPostgresHandle;
   admin: Client;
   simulatorUrl: string;
-  app: ServerHandle;
-  baseline: ServerHandle;
   postgresVersion: string;
+  /** Another pair of servers on databases of their own, stopped with the rest (the growth phase's 10^6 pair). */
+  startPair(suffix: string): Promise<ServerPair>;
   stop(): Promise<void>;
 }
 
@@ -147,10 +152,6 @@ export async function startEnvironment(
     await admin.query(`create role ${HARNESS_ROLE} login superuser password '${HARNESS_ROLE}'`);
     const postgresVersion = (await admin.query<{ server_version: string }>('show server_version')).rows[0].server_version;
     const silent = pino({ level: 'silent' });
-    for (const database of ['bench_app', 'bench_baseline']) {
-      const orm = await openDatabase(`${pg.baseUrl}/${database}`, silent);
-      await orm.close(true);
-    }
 
     log('starting the PortOne V1 simulator');
     const sim = spawnLogged(
@@ -162,48 +163,53 @@ export async function startEnvironment(
     const simulatorUrl = (await waitForLine(sim.child, sim.read, /PortOne V1 simulator: (http:\/\/\S+)/, 'simulator'))[1];
 
     const common = { JWT_SECRET, PORTONE_API_URL: simulatorUrl, PORTONE_IMP_KEY: IMP_KEY, PORTONE_IMP_SECRET: IMP_SECRET, PORT: '0' };
-    log('starting this server (NODE_ENV=production) and the raw baseline');
-    const appProcess = spawnLogged(
-      [...appNodeArgs, ...nodeArgs(runner, 'src/main')],
-      {
-        ...common,
-        NODE_ENV: 'production',
-        DATABASE_URL: `${pg.baseUrl}/bench_app`,
-        DATA_DIR: join(dir, 'app-data'),
-        // The bench's buyers and partner are few addresses doing thousands of calls: limits off, nothing else changed.
-        RATE_LIMIT_ANONYMOUS_PER_IP: '0',
-        RATE_LIMIT_HOLD_SEAT_PER_BUYER: '0',
-        RATE_LIMIT_CONFIRM_PAYMENT_PER_BUYER: '0',
-        RATE_LIMIT_WEBHOOK_PER_IP: '0',
-        ...env,
-      },
-      join(dir, 'app.log'),
-    );
-    cleanups.push(stopper(appProcess.child));
-    const appPort = (await waitForLine(appProcess.child, appProcess.read, /^GraphQL:\s+http:\/\/\S+:(\d+)\/graphql$/m, 'the app'))[1];
-    const baselineProcess = spawnLogged(
-      nodeArgs(runner, 'bench/baseline-server'),
-      { ...common, DATABASE_URL: `${pg.baseUrl}/bench_baseline` },
-      join(dir, 'baseline.log'),
-    );
-    cleanups.push(stopper(baselineProcess.child));
-    const baselinePort = (await waitForLine(baselineProcess.child, baselineProcess.read, /baseline listening on (\d+)/, 'the baseline'))[1];
-
-    return {
-      pg,
-      admin,
-      simulatorUrl,
-      postgresVersion,
-      app: { target: 'app', url: `http://127.0.0.1:${appPort}`, pid: appProcess.child.pid!, database: 'bench_app', stop: stopper(appProcess.child) },
-      baseline: {
-        target: 'baseline',
-        url: `http://127.0.0.1:${baselinePort}`,
-        pid: baselineProcess.child.pid!,
-        database: 'bench_baseline',
-        stop: stopper(baselineProcess.child),
-      },
-      stop,
+    /** This server and the baseline, each on a database of its own (`bench_app<suffix>`, `bench_baseline<suffix>`). */
+    const startPair = async (suffix: string): Promise<ServerPair> => {
+      const databases = { app: `bench_app${suffix}`, baseline: `bench_baseline${suffix}` };
+      for (const database of Object.values(databases)) {
+        const orm = await openDatabase(`${pg.baseUrl}/${database}`, silent);
+        await orm.close(true);
+      }
+      log(`starting this server (NODE_ENV=production) and the raw baseline${suffix ? ` on ${Object.values(databases).join(', ')}` : ''}`);
+      const appProcess = spawnLogged(
+        [...appNodeArgs, ...nodeArgs(runner, 'src/main')],
+        {
+          ...common,
+          NODE_ENV: 'production',
+          DATABASE_URL: `${pg.baseUrl}/${databases.app}`,
+          DATA_DIR: join(dir, `app-data${suffix}`),
+          // The bench's buyers and partner are few addresses doing thousands of calls: limits off, nothing else changed.
+          RATE_LIMIT_ANONYMOUS_PER_IP: '0',
+          RATE_LIMIT_HOLD_SEAT_PER_BUYER: '0',
+          RATE_LIMIT_CONFIRM_PAYMENT_PER_BUYER: '0',
+          RATE_LIMIT_WEBHOOK_PER_IP: '0',
+          ...env,
+        },
+        join(dir, `app${suffix}.log`),
+      );
+      cleanups.push(stopper(appProcess.child));
+      const appPort = (await waitForLine(appProcess.child, appProcess.read, /^GraphQL:\s+http:\/\/\S+:(\d+)\/graphql$/m, 'the app'))[1];
+      const baselineProcess = spawnLogged(
+        nodeArgs(runner, 'bench/baseline-server'),
+        { ...common, DATABASE_URL: `${pg.baseUrl}/${databases.baseline}` },
+        join(dir, `baseline${suffix}.log`),
+      );
+      cleanups.push(stopper(baselineProcess.child));
+      const baselinePort = (await waitForLine(baselineProcess.child, baselineProcess.read, /baseline listening on (\d+)/, 'the baseline'))[1];
+      return {
+        app: { target: 'app', url: `http://127.0.0.1:${appPort}`, pid: appProcess.child.pid!, database: databases.app, stop: stopper(appProcess.child) },
+        baseline: {
+          target: 'baseline',
+          url: `http://127.0.0.1:${baselinePort}`,
+          pid: baselineProcess.child.pid!,
+          database: databases.baseline,
+          stop: stopper(baselineProcess.child),
+        },
+      };
     };
+    const main = await startPair('');
+
+    return { pg, admin, simulatorUrl, postgresVersion, ...main, startPair, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -234,23 +240,44 @@ const STATEMENTS_OF_DATABASE = `from pg_stat_statements s join pg_database d on 
       where d.datname = $1 and not (s.query ilike '%graphile_worker%' and s.query not ilike '%add_job%' and s.query not ilike '%remove_job%')
         and s.userid <> (select oid from pg_roles where rolname = '${HARNESS_ROLE}')`;
 
-/** Calls so far of each normalised statement of one database (the same selection as statementCounts). */
-export async function statementCalls(admin: Client, database: string): Promise<Map<string, number>> {
-  const { rows } = await admin.query<{ query: string; calls: string }>(
-    `select s.query, sum(s.calls) as calls ${STATEMENTS_OF_DATABASE} group by s.query`,
+/** Calls and execution time so far of each normalised statement of one database (the same selection as statementCounts). */
+export async function statementCalls(admin: Client, database: string): Promise<Map<string, { calls: number; execMs: number; blocksRead: number }>> {
+  const { rows } = await admin.query<{ query: string; calls: string; exec_ms: string; blocks_read: string }>(
+    `select s.query, sum(s.calls) as calls, sum(s.total_exec_time) as exec_ms, sum(s.shared_blks_read) as blocks_read
+       ${STATEMENTS_OF_DATABASE} group by s.query`,
     [database],
   );
-  return new Map(rows.map((row) => [row.query, Number(row.calls)]));
+  return new Map(rows.map((row) => [row.query, { calls: Number(row.calls), execMs: Number(row.exec_ms), blocksRead: Number(row.blocks_read) }]));
 }
 
-export async function statementCounts(admin: Client, database: string): Promise<{ statements: number; transactions: number }> {
-  const { rows } = await admin.query<{ statements: string; transactions: string }>(
+export interface StatementTotals {
+  statements: number;
+  transactions: number;
+  /** Time PostgreSQL spent running them (pg_stat_statements' total_exec_time), ms. */
+  execMs: number;
+  /** Full-page images written to the WAL: the first change of a page after a checkpoint. */
+  walFpi: number;
+  /** Blocks not found in shared_buffers (read from the operating system's cache or the disk). */
+  blocksRead: number;
+}
+
+export async function statementCounts(admin: Client, database: string): Promise<StatementTotals> {
+  const { rows } = await admin.query<Record<keyof StatementTotals, string>>(
     `select coalesce(sum(s.calls), 0) as statements,
-            coalesce(sum(s.calls) filter (where s.query ilike 'begin%' or s.query ilike 'start transaction%'), 0) as transactions
+            coalesce(sum(s.calls) filter (where s.query ilike 'begin%' or s.query ilike 'start transaction%'), 0) as transactions,
+            coalesce(sum(s.total_exec_time), 0) as "execMs", coalesce(sum(s.wal_fpi), 0) as "walFpi",
+            coalesce(sum(s.shared_blks_read), 0) as "blocksRead"
        ${STATEMENTS_OF_DATABASE}`,
     [database],
   );
-  return { statements: Number(rows[0].statements), transactions: Number(rows[0].transactions) };
+  const row = rows[0];
+  return {
+    statements: Number(row.statements),
+    transactions: Number(row.transactions),
+    execMs: Number(row.execMs),
+    walFpi: Number(row.walFpi),
+    blocksRead: Number(row.blocksRead),
+  };
 }
 
 export interface CallRequest {
@@ -269,9 +296,11 @@ export interface Measurement {
   cpuMsPerCall: number;
   statementsPerCall: number;
   transactionsPerCall: number;
+  /** What the calls cost PostgreSQL, per call (pg_stat_statements; the same statements as statementsPerCall). */
+  database: { execMsPerCall: number; walFpiPerCall: number; blocksReadPerCall: number };
   outcomes: Record<string, number>;
   /** Each statement run during the measurement, calls per call, most frequent first (what the SQL/call is made of). */
-  statements: Array<{ perCall: number; query: string }>;
+  statements: Array<{ perCall: number; msEach: number; blocksReadEach: number; query: string }>;
 }
 
 /** What a response was: `5xx`, an error code, or the `__typename`/status of the data. */
@@ -340,9 +369,23 @@ export async function measure(
     cpuMsPerCall: (cpuAfter - cpuBefore) / Math.max(calls, 1),
     statementsPerCall: (sqlAfter.statements - sqlBefore.statements) / Math.max(calls, 1),
     transactionsPerCall: (sqlAfter.transactions - sqlBefore.transactions) / Math.max(calls, 1),
+    database: {
+      execMsPerCall: (sqlAfter.execMs - sqlBefore.execMs) / Math.max(calls, 1),
+      walFpiPerCall: (sqlAfter.walFpi - sqlBefore.walFpi) / Math.max(calls, 1),
+      blocksReadPerCall: (sqlAfter.blocksRead - sqlBefore.blocksRead) / Math.max(calls, 1),
+    },
     outcomes,
     statements: [...callsAfter]
-      .map(([query, after]) => ({ perCall: (after - (callsBefore.get(query) ?? 0)) / Math.max(calls, 1), query: query.replace(/\s+/g, ' ').slice(0, 300) }))
+      .map(([query, after]) => {
+        const before = callsBefore.get(query) ?? { calls: 0, execMs: 0, blocksRead: 0 };
+        const run = after.calls - before.calls;
+        return {
+          perCall: run / Math.max(calls, 1),
+          msEach: (after.execMs - before.execMs) / Math.max(run, 1),
+          blocksReadEach: (after.blocksRead - before.blocksRead) / Math.max(run, 1),
+          query: query.replace(/\s+/g, ' ').slice(0, 300),
+        };
+      })
       .filter((entry) => entry.perCall > 0)
       .sort((a, b) => b.perCall - a.perCall)
       .slice(0, 40),
@@ -599,6 +642,19 @@ export async function countConfirmed(env: Environment, database: string, seatIds
       `select count(*) as n from reservation where seat_id = any($1::uuid[]) and status = 'CONFIRMED'`,
       [seatIds],
     );
+    return Number(rows[0].n);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function reservationCount(env: Environment, database: string): Promise<number> {
+  const client = new Client({ connectionString: harnessUrl(env, database) });
+  // A connection ended by PostgreSQL's shutdown (Ctrl-C) must not crash the harness before it stops the rest.
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>('select count(*) as n from reservation');
     return Number(rows[0].n);
   } finally {
     await client.end();

@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       window = [Number(started / 1000n), Number(process.hrtime.bigint() / 1000n)];
     }
     log(`${m.throughput.toFixed(0)} calls/s, ${m.cpuMsPerCall.toFixed(2)} CPU ms/call, ${m.statementsPerCall.toFixed(1)} SQL/call, outcomes ${JSON.stringify(m.outcomes)}`);
-    for (const s of m.statements) log(`  ${s.perCall.toFixed(2)}  ${s.query}`);
+    for (const s of m.statements) log(`  ${s.perCall.toFixed(2)} per call, ${s.msEach.toFixed(3)} ms each in PostgreSQL  ${s.query}`);
   } finally {
     await stop();
   }

@@ -22,6 +22,7 @@ import {
   holdRequest,
   measure,
   refundsSettled,
+  reservationCount,
   sequentialScans,
   simulatorPayments,
   startEnvironment,
@@ -31,6 +32,7 @@ import {
   type Hold,
   type Measurement,
   type ServerHandle,
+  type ServerPair,
   type Target,
   type CallRequest,
 } from './harness';
@@ -70,14 +72,15 @@ export interface BenchReport {
   quick: boolean;
   rows: Row[];
   /** `seqScans`: statements of this server's confirm that read a whole table (EXPLAIN (GENERIC_PLAN)). */
-  growth: Array<{ reservations: number; rows: Row[]; seqScans: Array<{ query: string; scans: string[] }> }> | null;
+  /** `reservations`: the size aimed at; `inDatabase`: what this server's database held when it was measured. */
+  growth: Array<{ reservations: number; inDatabase: number; rounds: number; rows: Row[]; seqScans: Array<{ query: string; scans: string[] }> }> | null;
   rush: RushResult[] | null;
   ok: boolean;
 }
 
 const SIZES = {
-  full: { warmUp: 60, kept: 500, refunded: 150, statuses: 150, growthKept: 300, rushBuyers: 4000, rushSeats: 100 },
-  quick: { warmUp: 24, kept: 32, refunded: 16, statuses: 16, growthKept: 40, rushBuyers: 400, rushSeats: 10 },
+  full: { warmUp: 60, kept: 500, refunded: 150, statuses: 150, growthKept: 600, growthRounds: 3, rushBuyers: 4000, rushSeats: 100 },
+  quick: { warmUp: 24, kept: 32, refunded: 16, statuses: 16, growthKept: 40, growthRounds: 1, rushBuyers: 400, rushSeats: 10 },
 };
 
 const ratioOf = (app: Measurement, baseline: Measurement): Row['ratio'] => ({
@@ -102,6 +105,10 @@ class Workload {
 
   server(target: Target): ServerHandle {
     return target === 'app' ? this.env.app : this.env.baseline;
+  }
+
+  get servers(): ServerPair {
+    return { app: this.env.app, baseline: this.env.baseline };
   }
 
   /** Times one holdSeat per seat id, each by a buyer of its own; returns the holds made too. */
@@ -198,26 +205,81 @@ async function warmUp(env: Environment, workload: Workload, calls: number): Prom
   }
 }
 
+/**
+ * The same confirms with about 10^3 and with 10^6 reservations in the database. Both sizes exist at once,
+ * each with its own pair of servers (the main pair's databases hold the table's few thousand; a second
+ * pair's are bulk loaded to 10^6 and warmed up like the first), and they are timed in alternating rounds:
+ * whatever the machine does meanwhile falls on both sizes alike, and neither is the first to run.
+ */
 async function growth(env: Environment, workload: Workload, size: (typeof SIZES)['full']): Promise<BenchReport['growth']> {
-  const results: NonNullable<BenchReport['growth']> = [];
-  for (const reservations of [1_000, 1_000_000]) {
-    log(`growth: loading ${reservations.toLocaleString('en')} reservations into each database`);
-    for (const database of ['bench_app', 'bench_baseline']) await bulkLoadReservations(env, database, reservations - size.growthKept);
-    const seats = {
-      app: await createEvent(env, 'bench_app', size.growthKept, `growth ${reservations}`),
-      baseline: await createEvent(env, 'bench_baseline', size.growthKept, `growth ${reservations}`),
-    };
-    const rows: Row[] = [];
-    const m: Partial<Record<Target, Measurement>> = {};
-    for (const target of ['baseline', 'app'] as const) {
-      const { holds } = await workload.timedHolds(target, seats[target], 8);
-      log(`growth: confirmPayment (kept) at 8 connections, ${target}, ${reservations.toLocaleString('en')} reservations`);
-      m[target] = await workload.timedConfirms(target, holds, false, 8);
+  const sizes = [1_000, 1_000_000];
+  await bulkLoad(env, workload.servers, sizes[0], size.growthKept);
+  const bigPair = await env.startPair('_big');
+  await bulkLoad(env, bigPair, sizes[1], size.growthKept);
+  const bigKeys = { app: await createPartner(env, bigPair.app.database), baseline: await createPartner(env, bigPair.baseline.database) };
+  const big = new Workload({ ...env, ...bigPair }, bigKeys);
+  await warmUp(env, big, size.warmUp);
+  const workloads = [workload, big];
+  const rounds: Array<Record<Target, Measurement[]>> = sizes.map(() => ({ app: [], baseline: [] }));
+  const perRound = Math.ceil(size.growthKept / size.growthRounds);
+  for (let round = 1; round <= size.growthRounds; round += 1) {
+    for (const [i, w] of workloads.entries()) {
+      for (const target of ['baseline', 'app'] as const) {
+        const seats = await createEvent(env, w.server(target).database, perRound, `growth ${sizes[i]} round ${round}`);
+        const { holds } = await w.timedHolds(target, seats, 8);
+        log(`growth: confirmPayment (kept) at 8 connections, ${target}, ${sizes[i].toLocaleString('en')} reservations, round ${round} of ${size.growthRounds}`);
+        rounds[i][target].push(await w.timedConfirms(target, holds, false, 8));
+      }
     }
-    rows.push(row('confirmPayment kept', 8, m.app!, m.baseline!, 'PaymentConfirmed'));
-    results.push({ reservations, rows, seqScans: await sequentialScans(env, 'bench_app', m.app!.statements) });
+  }
+  const results: NonNullable<BenchReport['growth']> = [];
+  for (const [i, w] of workloads.entries()) {
+    const app = combined(rounds[i].app);
+    const baseline = combined(rounds[i].baseline);
+    results.push({
+      reservations: sizes[i],
+      inDatabase: await reservationCount(env, w.server('app').database),
+      rounds: size.growthRounds,
+      rows: [row('confirmPayment kept', 8, app, baseline, 'PaymentConfirmed')],
+      seqScans: await sequentialScans(env, w.server('app').database, app.statements),
+    });
   }
   return results;
+}
+
+/** Tops both databases of a pair up to `total` reservations, leaving room for the confirms' own holds. */
+async function bulkLoad(env: Environment, pair: ServerPair, total: number, timed: number): Promise<void> {
+  log(`growth: loading ${total.toLocaleString('en')} reservations into ${pair.app.database} and ${pair.baseline.database}`);
+  for (const server of [pair.app, pair.baseline]) await bulkLoadReservations(env, server.database, total - timed);
+}
+
+/**
+ * Rounds of one measurement as one: calls and time, CPU and statements summed; p50 and p99 the median of
+ * the rounds' (a latency histogram per round is all autocannon gives).
+ */
+function combined(rounds: Measurement[]): Measurement {
+  const calls = rounds.reduce((sum, m) => sum + m.calls, 0);
+  const seconds = rounds.reduce((sum, m) => sum + m.calls / m.throughput, 0);
+  const weighted = (of: (m: Measurement) => number) => rounds.reduce((sum, m) => sum + of(m) * m.calls, 0) / Math.max(calls, 1);
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const outcomes: Record<string, number> = {};
+  for (const m of rounds) for (const [kind, count] of Object.entries(m.outcomes)) outcomes[kind] = (outcomes[kind] ?? 0) + count;
+  return {
+    ...rounds[rounds.length - 1],
+    calls,
+    throughput: calls / seconds,
+    p50: median(rounds.map((m) => m.p50)),
+    p99: median(rounds.map((m) => m.p99)),
+    cpuMsPerCall: weighted((m) => m.cpuMsPerCall),
+    statementsPerCall: weighted((m) => m.statementsPerCall),
+    transactionsPerCall: weighted((m) => m.transactionsPerCall),
+    database: {
+      execMsPerCall: weighted((m) => m.database.execMsPerCall),
+      walFpiPerCall: weighted((m) => m.database.walFpiPerCall),
+      blocksReadPerCall: weighted((m) => m.database.blocksReadPerCall),
+    },
+    outcomes,
+  };
 }
 
 async function rush(env: Environment, workload: Workload, size: (typeof SIZES)['full']): Promise<RushResult[]> {
@@ -275,11 +337,18 @@ export function formatReport(report: BenchReport): string {
   out.push(`Machine: ${m.nproc} × ${m.cpuModel}; Node ${m.node}; PostgreSQL ${m.postgres} (embedded, fsync off)${report.quick ? '; --quick' : ''}`, '');
   if (report.rows.length) out.push(formatRows(report.rows), '', 'ratio: this server / raw baseline (calls/s as a percentage).', '');
   if (report.growth) {
-    out.push('Cost growth: confirmPayment kept at 8 connections');
-    out.push('', '| reservations | server | calls/s | p50 ms | p99 ms | CPU ms/call | SQL/call |', '|---:|---|---:|---:|---:|---:|---:|');
+    out.push(`Cost growth: confirmPayment kept at 8 connections, about 10^3 and 10^6 reservations in the database (this server's count at the end), timed in ${report.growth[0].rounds} alternating rounds`);
+    out.push(
+      '',
+      '| reservations | server | calls/s | p50 ms | p99 ms | CPU ms/call | SQL/call | DB ms/call | WAL full pages/call | blocks read/call |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const g of report.growth) {
       for (const mm of [g.rows[0].app, g.rows[0].baseline]) {
-        out.push(`| ${g.reservations.toLocaleString('en')} | ${mm.target === 'app' ? 'this server' : 'raw baseline'} | ${n(mm.throughput, 0)} | ${n(mm.p50, 0)} | ${n(mm.p99, 0)} | ${n(mm.cpuMsPerCall, 2)} | ${n(mm.statementsPerCall)} |`);
+        const db = mm.database;
+        out.push(
+          `| ${g.inDatabase.toLocaleString('en')} | ${mm.target === 'app' ? 'this server' : 'raw baseline'} | ${n(mm.throughput, 0)} | ${n(mm.p50, 0)} | ${n(mm.p99, 0)} | ${n(mm.cpuMsPerCall, 2)} | ${n(mm.statementsPerCall)} | ${n(db.execMsPerCall, 2)} | ${n(db.walFpiPerCall)} | ${n(db.blocksReadPerCall)} |`,
+        );
       }
     }
     const [small, big] = report.growth;
