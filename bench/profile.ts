@@ -166,7 +166,7 @@ async function main(): Promise<void> {
       m = await measure(env, env.app, requests, connections, classify);
       window = [Number(started / 1000n), Number(process.hrtime.bigint() / 1000n)];
     }
-    log(`${m.throughput.toFixed(0)} calls/s, ${m.cpuMsPerCall.toFixed(2)} CPU ms/call, ${m.statementsPerCall.toFixed(1)} SQL/call, outcomes ${JSON.stringify(m.outcomes)}`);
+    log(`${m.throughput.toFixed(0)} calls/s, p50 ${m.p50} ms, p99 ${m.p99} ms, ${m.cpuMsPerCall.toFixed(2)} CPU ms/call, ${m.statementsPerCall.toFixed(1)} SQL/call, outcomes ${JSON.stringify(m.outcomes)}`);
     for (const s of m.statements) log(`  ${s.perCall.toFixed(2)} per call, ${s.msEach.toFixed(3)} ms each in PostgreSQL  ${s.query}`);
   } finally {
     await stop();
