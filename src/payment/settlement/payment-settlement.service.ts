@@ -72,8 +72,8 @@ export class PaymentSettlementService {
     input: { reservationId: string; paymentId: string; merchantUid: string },
   ): Promise<BuyerConfirmation> {
     const named = await this.records.namedReservation(em, input.reservationId, input.paymentId);
-    const reservation = named?.reservation;
-    if (!named || !reservation || (reservation.buyerId !== actor.userId && !actor.isAdmin)) return { kind: 'RESERVATION_NOT_FOUND', reservationId: input.reservationId };
+    if (!named || (named.reservation.buyerId !== actor.userId && !actor.isAdmin)) return { kind: 'RESERVATION_NOT_FOUND', reservationId: input.reservationId };
+    const { reservation } = named;
     if (input.merchantUid !== reservation.merchantUid) {
       // Only a cross-check: decisions use the order id PortOne reports, never the client's.
       this.logger.warn({ reservationId: reservation.id, claimed: input.merchantUid }, "client sent a merchantUid that is not the reservation's");

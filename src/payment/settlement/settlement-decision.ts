@@ -55,9 +55,9 @@ export class SettlementDecision {
    * reservation read before PortOne was asked, the confirmation written only if the row is still as read
    * (the statement locks the seat, then the reservation, as `underLock` does, and compares the row). A
    * held reservation is alone on its seat (the seat's unique index), so there is no other booking to
-   * look at. Null, and `underLock` decides from scratch, for
-   * anything else: another verdict, the row changed or the payment decided meanwhile, or a statement that
-   * failed (unless the connection did: then whether it committed is unknown, and that is thrown).
+   * look at. Null, and `underLock` decides from scratch, for anything else: another verdict, the row
+   * changed or the payment decided meanwhile, or a statement that failed (unless the connection did: then
+   * whether it committed is unknown, and that is thrown).
    *
    * Why not the locking transaction for everyone: on a ticket opening this is nearly every confirm, and
    * BEGIN, the locking read and COMMIT were three of its five round trips.

@@ -28,9 +28,10 @@ export interface LockedForDecision {
 
 /**
  * What settle reads and writes in PostgreSQL. The statements on a confirm's path are written by hand
- * (one locking read, one insert that also detects a concurrent decision) because a ticket opening runs
- * thousands of them a minute; the rows come back as managed entities, so the rest of the unit of work is
- * ordinary MikroORM and one flush.
+ * (the buyer's reservation read, one statement that locks, compares and writes a kept payment, the
+ * locking read and the decision insert of the transaction) because a ticket opening runs thousands of
+ * them a minute. Their rows come back as detached copies; a refund decision asks for the reservation as a
+ * managed entity (`manage()`), so the rest of its unit of work is ordinary MikroORM and one flush.
  */
 export class SettlementRecords {
   /**
