@@ -11,22 +11,10 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  buyerTokens,
-  classify,
-  confirmRequest,
-  createEvent,
-  createPartner,
-  holdFromBody,
-  holdRequest,
-  measure,
-  simulatorPayments,
-  startEnvironment,
-  statusesRequest,
-  terminateChildren,
-  type CallRequest,
-  type Hold,
-} from './harness';
+import { buyerTokens, createEvent, createPartner, simulatorPayments } from './bench-data';
+import { classify, confirmRequest, holdFromBody, holdRequest, statusesRequest, type Hold } from './calls';
+import { startEnvironment, terminateChildren } from './environment';
+import { measure, type CallRequest } from './measurement';
 
 const log = (line: string) => process.stderr.write(`[profile] ${line}\n`);
 

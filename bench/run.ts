@@ -10,32 +10,10 @@
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import {
-  buyerTokens,
-  bulkLoadReservations,
-  classify,
-  confirmRequest,
-  countConfirmed,
-  createEvent,
-  createPartner,
-  holdFromBody,
-  holdRequest,
-  measure,
-  refundsSettled,
-  reservationCount,
-  sequentialScans,
-  simulatorPayments,
-  startEnvironment,
-  statusesRequest,
-  terminateChildren,
-  type Environment,
-  type Hold,
-  type Measurement,
-  type ServerHandle,
-  type ServerPair,
-  type Target,
-  type CallRequest,
-} from './harness';
+import { buyerTokens, bulkLoadReservations, countConfirmed, createEvent, createPartner, refundsSettled, reservationCount, sequentialScans, simulatorPayments } from './bench-data';
+import { classify, confirmRequest, holdFromBody, holdRequest, statusesRequest, type Hold } from './calls';
+import { startEnvironment, terminateChildren, type Environment, type ServerHandle, type ServerPair, type Target } from './environment';
+import { measure, type Measurement, type CallRequest } from './measurement';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
