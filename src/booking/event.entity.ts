@@ -10,6 +10,11 @@ export class Event {
   @Property({ type: 'text' })
   title: string;
 
+  /**
+   * Never changes once the event exists (nothing moves an event): settlement decides on a start read
+   * before PortOne was asked and compares only the reservation's row before writing. Moving events would
+   * need their open holds re-decided (bump each HELD reservation's version in the same transaction).
+   */
   @Property({ type: 'timestamptz' })
   startsAt: Date;
 

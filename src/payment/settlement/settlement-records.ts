@@ -116,12 +116,14 @@ export class SettlementRecords {
 
   /**
    * A kept payment in one statement: the decision row, the reservation CONFIRMED, and its audit entry,
-   * written only if the reservation is still as it was read when the rules said "confirm" (same status
-   * and version, its event not started). The statement takes the locks a decision takes, in the same
-   * order (the seat in a materialized CTE, then the reservation) and compares the row itself, so it is
-   * safe with or without a transaction around it: the client's confirmation sends it alone, on a row read
-   * before PortOne was asked. Null when nothing was written: the row changed, or this payment was
-   * decided meanwhile (a webhook and the buyer's confirm at once; the unique gateway id, I5).
+   * written only if the reservation is still as it was read when the rules said "confirm" (the same
+   * status and version; what else the rules read never changes: the price snapshot, the order id, the
+   * event's start). The statement takes the locks a decision takes, in the same order (the seat in a
+   * materialized CTE, then the reservation; PostgreSQL re-checks the locked row's newest version) and
+   * compares the row itself, so it is safe with or without a transaction around it: the client's
+   * confirmation sends it alone, on a row read before PortOne was asked. Null when nothing was written:
+   * the row changed, or this payment was decided meanwhile (a webhook and the buyer's confirm at once;
+   * the unique gateway id, I5).
    */
   async recordConfirmation(
     em: EntityManager,
@@ -131,12 +133,11 @@ export class SettlementRecords {
   ): Promise<{ payment: Payment; reservation: Reservation } | null> {
     const rows: Array<{ payment: Row; reservation: Row }> = await em.execute(
       `with locked_seat as materialized (
-         select s.id, s.event_id from seat s where s.id = (select seat_id from reservation where id = ?) for update
+         select s.id from seat s where s.id = (select seat_id from reservation where id = ?) for update
        ), still_as_read as (
          select r.id from reservation r
            join locked_seat ls on ls.id = r.seat_id
-           join event e on e.id = ls.event_id
-          where r.id = ? and r.status = ?::reservation_status and r.version = ? and e.starts_at > ?
+          where r.id = ? and r.status = ?::reservation_status and r.version = ?
             for update of r
        ), decided as (
          insert into payment (id, gateway_payment_id, reservation_id, merchant_uid, amount, currency, decision, refund_reason, decided_by, decided_at)
@@ -157,7 +158,6 @@ export class SettlementRecords {
         asRead.id,
         asRead.status,
         asRead.version,
-        decision.at,
         payment.gatewayPaymentId,
         payment.merchantUid,
         payment.amount,
