@@ -1,107 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { V2CancelRequestRecord } from './portone-v2-simulator-cancel.route';
+import type { V2Fault, V2SimulatorEndpoint } from './portone-v2-simulator-faults';
+import { V2IdempotencyStore } from './portone-v2-simulator-idempotency';
+import type { StoredV2Cancellation, StoredV2Payment, V2PaymentMethodKind, V2PaymentStatus } from './portone-v2-simulator-payment-shapes';
+import type { V2WebhookKnobs, V2WebhookRecord } from './portone-v2-simulator-webhooks';
 
-/** Payment statuses of V2's `Payment` oneOf (OpenAPI 1.16.0). */
-export type V2PaymentStatus = 'READY' | 'PAY_PENDING' | 'VIRTUAL_ACCOUNT_ISSUED' | 'PAID' | 'FAILED' | 'PARTIAL_CANCELLED' | 'CANCELLED';
-export type V2PaymentMethodKind = 'card' | 'virtualAccount' | 'transfer';
-
-export interface StoredV2Cancellation {
-  /** REQUESTED: accepted, money not returned yet (async PGs); it counts in amount.cancelled only once SUCCEEDED. */
-  status: 'SUCCEEDED' | 'REQUESTED';
-  id: string;
-  pgCancellationId: string;
-  totalAmount: number;
-  reason: string;
-  requestedAt: number;
-  cancelledAt: number;
-  trigger: 'API' | 'CONSOLE';
-  refundAccount: unknown;
-}
-
-/** A V2 payment as the simulator keeps it; `toV2Payment` renders the API shape for its status. */
-export interface StoredV2Payment {
-  storeId: string;
-  id: string;
-  transactionId: string;
-  status: V2PaymentStatus;
-  method: V2PaymentMethodKind;
-  channelType: 'LIVE' | 'TEST';
-  orderName: string;
-  currency: string;
-  /** Integers in the currency's smallest unit, as V2 sends them. */
-  total: number;
-  cancelled: number;
-  requestedAt: number;
-  updatedAt: number;
-  statusChangedAt: number;
-  paidAt: number | null;
-  failedAt: number | null;
-  cancelledAt: number | null;
-  failure: { reason: string; pgCode: string; pgMessage: string } | null;
-  cancellations: StoredV2Cancellation[];
-  virtualAccount: { accountNumber: string; expiredAt: number; issuedAt: number } | null;
-  pgTxId: string;
-  seq: number;
-}
-
-export type V2SimulatorEndpoint = 'getPayment' | 'listPayments' | 'cancel' | 'closeVirtualAccount';
-/**
- * latency: answer late; http500/http503: an error page before any processing; reset: drop the connection
- * before processing; applyThenLose: apply the cancel, then drop the connection instead of answering;
- * pgError: 502 PG_PROVIDER (nothing applied); error: any `{type}` with any status (nothing applied).
- */
-export type V2FaultKind = 'latency' | 'http500' | 'http503' | 'reset' | 'applyThenLose' | 'pgError' | 'error';
-
-export interface V2Fault {
-  endpoint: V2SimulatorEndpoint | 'all';
-  kind: V2FaultKind;
-  remaining: number;
-  latencyMs?: number;
-  httpStatus?: number;
-  type?: string;
-  message?: string;
-}
-
-export interface V2CancelRequestRecord {
-  at: number;
-  paymentId: string;
-  storeId: string;
-  idempotencyKey: string | null;
-  body: Record<string, unknown>;
-  /** Answered from the Idempotency-Key record without processing. */
-  replayed: boolean;
-  applied: boolean;
-  responseLost: boolean;
-  httpStatus: number | null;
-  outcome: string;
-}
-
-export interface V2WebhookRecord {
-  at: number;
-  url: string;
-  webhookId: string;
-  attempt: number;
-  type: string;
-  body: string;
-  headers: Record<string, string>;
-  httpStatus: number | null;
-  error: string | null;
-}
-
-export interface V2IdempotencyRecord {
-  fingerprint: string;
-  state: 'in-flight' | 'done';
-  httpStatus: number;
-  body: unknown;
-  at: number;
-}
-
-/** Knobs applied to the next automatic webhook deliveries (until `remaining` runs out). */
-export interface V2WebhookKnobs {
-  corruptSignature?: boolean;
-  timestampSkewSeconds?: number;
-  duplicate?: boolean;
-  remaining: number;
-}
+// The record types and the payment rendering live beside what uses them; importers still find them here.
+export type { V2CancelRequestRecord } from './portone-v2-simulator-cancel.route';
+export type { V2Fault, V2FaultKind, V2SimulatorEndpoint } from './portone-v2-simulator-faults';
+export type { V2IdempotencyRecord } from './portone-v2-simulator-idempotency';
+export { toV2Cancellation, toV2Payment, type StoredV2Cancellation, type StoredV2Payment, type V2PaymentMethodKind, type V2PaymentStatus } from './portone-v2-simulator-payment-shapes';
+export type { V2WebhookKnobs, V2WebhookRecord } from './portone-v2-simulator-webhooks';
 
 export class V2SimulatorState {
   clockOffsetMs = 0;
@@ -113,7 +22,7 @@ export class V2SimulatorState {
   /** TCP connections that carried at least one API call (control calls aside): keep-alive reuse shows here. */
   apiConnections = 0;
   faults: V2Fault[] = [];
-  idempotency = new Map<string, V2IdempotencyRecord>();
+  idempotency = new V2IdempotencyStore();
   webhookKnobs: V2WebhookKnobs | null = null;
   /** `requested`: API cancels answer REQUESTED and complete only on `/__control/.../complete-cancellations`. */
   cancelMode: 'sync' | 'requested' = 'sync';
@@ -141,6 +50,13 @@ export class V2SimulatorState {
     if (!fault) return null;
     fault.remaining -= 1;
     return fault;
+  }
+
+  /** The knobs for the next automatic webhook, counting it against their `remaining`; null when none are pending. */
+  takeWebhookKnobs(): V2WebhookKnobs | null {
+    const knobs = this.webhookKnobs && this.webhookKnobs.remaining > 0 ? this.webhookKnobs : null;
+    if (knobs) knobs.remaining -= 1;
+    return knobs;
   }
 
   get(storeId: string, paymentId: string): StoredV2Payment | undefined {
@@ -246,101 +162,4 @@ export class V2SimulatorState {
 
 function key(storeId: string, paymentId: string): string {
   return `${storeId}\u0000${paymentId}`;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** VAT included in a taxable amount (Korean 10 %), as PGs compute it when none is given. */
-const vatOf = (amount: number) => Math.floor(amount / 11);
-
-export function toV2Cancellation(c: StoredV2Cancellation) {
-  return {
-    status: c.status,
-    id: c.id,
-    pgCancellationId: c.pgCancellationId,
-    totalAmount: c.totalAmount,
-    taxFreeAmount: 0,
-    vatAmount: vatOf(c.totalAmount),
-    reason: c.reason,
-    ...(c.status === 'SUCCEEDED' ? { cancelledAt: iso(c.cancelledAt) } : {}),
-    requestedAt: iso(c.requestedAt),
-    ...(c.status === 'SUCCEEDED' ? { receiptUrl: `https://iniweb.inicis.com/receipt/cancel/${c.pgCancellationId}` } : {}),
-    trigger: c.trigger,
-  };
-}
-
-/** The API view of a stored payment: the OpenAPI's shape for its status (required fields per oneOf case). */
-export function toV2Payment(p: StoredV2Payment, merchantId: string): Record<string, unknown> {
-  const paid = ['PAID', 'PARTIAL_CANCELLED', 'CANCELLED'].includes(p.status) && p.paidAt !== null;
-  const method =
-    p.status === 'READY'
-      ? undefined
-      : p.method === 'virtualAccount' && p.virtualAccount
-        ? {
-            type: 'PaymentMethodVirtualAccount',
-            bank: 'KOOKMIN',
-            accountNumber: p.virtualAccount.accountNumber,
-            accountType: 'NORMAL',
-            remitteeName: '（주）부킹',
-            expiredAt: iso(p.virtualAccount.expiredAt),
-            issuedAt: iso(p.virtualAccount.issuedAt),
-          }
-        : p.method === 'transfer'
-          ? { type: 'PaymentMethodTransfer', bank: 'KOOKMIN' }
-          : { type: 'PaymentMethodCard', card: { name: 'BC카드', number: '91002000****0003', type: 'CREDIT', ownerType: 'PERSONAL' }, approvalNumber: String(10_000_000 + p.seq) };
-  const base: Record<string, unknown> = {
-    status: p.status,
-    id: p.id,
-    transactionId: p.transactionId,
-    merchantId,
-    storeId: p.storeId,
-    ...(method ? { method } : {}),
-    ...(p.status === 'READY' ? {} : { channel: { type: p.channelType, id: 'channel-id-sim', key: 'channel-key-sim', name: 'KG이니시스', pgProvider: 'INICIS_V2', pgMerchantId: 'INIpayTest' } }),
-    version: 'V2',
-    requestedAt: iso(p.requestedAt),
-    updatedAt: iso(p.updatedAt),
-    statusChangedAt: iso(p.statusChangedAt),
-    orderName: p.orderName,
-    amount: {
-      total: p.total,
-      taxFree: 0,
-      vat: vatOf(p.total),
-      supply: p.total - vatOf(p.total),
-      discount: 0,
-      // UNCONFIRMED at PortOne: `paid` of a payment that never was paid.
-      paid: paid ? p.total : 0,
-      cancelled: p.cancelled,
-      cancelledTaxFree: 0,
-    },
-    currency: p.currency,
-    customer: { name: '홍길동', email: 'buyer@example.com', phoneNumber: '01012345678' },
-    origin: { platformType: 'PC', ipAddress: '203.0.113.10', userAgent: 'Mozilla/5.0 (simulated PortOne payment window)' },
-  };
-  switch (p.status) {
-    case 'PAID':
-      return {
-        ...base,
-        paidAt: iso(p.paidAt ?? p.statusChangedAt),
-        pgTxId: p.pgTxId,
-        receiptUrl: `https://iniweb.inicis.com/receipt/${p.pgTxId}`,
-        disputes: [],
-        ...(p.cancellations.length > 0 ? { cancellations: p.cancellations.map(toV2Cancellation) } : {}),
-      };
-    case 'FAILED':
-      return { ...base, failedAt: iso(p.failedAt ?? p.statusChangedAt), failure: p.failure ?? { reason: '결제 실패' } };
-    case 'PARTIAL_CANCELLED':
-    case 'CANCELLED':
-      return {
-        ...base,
-        ...(p.paidAt !== null ? { paidAt: iso(p.paidAt), receiptUrl: `https://iniweb.inicis.com/receipt/${p.pgTxId}` } : {}),
-        pgTxId: p.pgTxId,
-        cancellations: p.cancellations.map(toV2Cancellation),
-        cancelledAt: iso(p.cancelledAt ?? p.statusChangedAt),
-      };
-    case 'VIRTUAL_ACCOUNT_ISSUED':
-    case 'PAY_PENDING':
-      return { ...base, pgTxId: p.pgTxId };
-    default:
-      return base;
-  }
 }
