@@ -1,7 +1,7 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { findFreePort } from '../free-port';
@@ -55,6 +55,7 @@ export async function startEmbeddedPostgres(options: {
   const owner = postgresUser();
   mkdirSync(options.dataDir, { recursive: true });
   chmodSync(options.dataDir, 0o755);
+  assertReachable(owner, [binaries.initdb, options.dataDir]);
   const databaseDir = join(options.dataDir, 'pg');
 
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) await initialise(binaries.initdb, databaseDir, owner, log);
@@ -137,10 +138,10 @@ function loadBinaries(): Binaries {
   }
 }
 
-type Owner = { uid: number; gid: number } | Record<string, never>;
+export type Owner = { uid: number; gid: number } | Record<string, never>;
 
 /** As root, the `postgres` user that runs the server (created when missing); otherwise ourselves. */
-function postgresUser(): Owner {
+export function postgresUser(): Owner {
   if (userInfo().uid !== 0) return {};
   const ids = () => ({
     uid: Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim()),
@@ -152,6 +153,26 @@ function postgresUser(): Owner {
     execFileSync('groupadd', ['-f', USER]);
     execFileSync('useradd', ['-g', USER, USER]);
     return ids();
+  }
+}
+
+/**
+ * As root, PostgreSQL runs as `postgres`, which must be able to enter every folder above its binaries (in
+ * node_modules) and its data. A checkout under a folder only root may enter (`/root`, a `mktemp -d`) would
+ * otherwise fail with a bare `spawn … EACCES`; this says which folder and what to do instead.
+ */
+export function assertReachable(owner: Owner, paths: string[]): void {
+  if (!('uid' in owner)) return;
+  const enterable = (dir: string) => spawnSync('test', ['-x', dir], { uid: owner.uid, gid: owner.gid }).status === 0;
+  for (const path of paths) {
+    if (enterable(path)) continue;
+    let blocked = path;
+    for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) if (!enterable(dir)) blocked = dir;
+    throw new Error(
+      `The embedded PostgreSQL runs as the user "${USER}" when this server runs as root, and that user cannot enter ${blocked}. ` +
+        `Let other users enter the folders above the repository (for example \`chmod o+x ${blocked}\`), clone it somewhere else, ` +
+        'or set DATABASE_URL to a PostgreSQL of your own.',
+    );
   }
 }
 
