@@ -7,7 +7,7 @@ import { seedDemoData } from './booking/demo-seed';
 import { systemClock } from './clock';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
-import type { EmbeddedPostgresHandle } from './db/embedded-postgres';
+import { EmbeddedPostgresUnreachable, type EmbeddedPostgresHandle } from './db/embedded-postgres';
 import { startEmbeddedPostgresOnAnyPort } from './db/embedded-postgres-any-port';
 import { createLogger } from './logger';
 import { startPortOneSimulator, type PortOneSimulator } from './gateway/portone/sim/portone-simulator';
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof EmbeddedPostgresUnreachable) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(`Failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -156,6 +156,11 @@ export function postgresUser(): Owner {
   }
 }
 
+/** The machine, not the code, must change: printed without a stack trace (main.ts). */
+export class EmbeddedPostgresUnreachable extends Error {
+  name = 'EmbeddedPostgresUnreachable';
+}
+
 /**
  * As root, PostgreSQL runs as `postgres`, which must be able to enter every folder above its binaries (in
  * node_modules) and its data. A checkout under a folder only root may enter (`/root`, a `mktemp -d`) would
@@ -168,7 +173,7 @@ export function assertReachable(owner: Owner, paths: string[]): void {
     if (enterable(path)) continue;
     let blocked = path;
     for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) if (!enterable(dir)) blocked = dir;
-    throw new Error(
+    throw new EmbeddedPostgresUnreachable(
       `The embedded PostgreSQL runs as the user "${USER}" when this server runs as root, and that user cannot enter ${blocked}. ` +
         `Let other users enter the folders above the repository (for example \`chmod o+x ${blocked}\`), clone it somewhere else, ` +
         'or set DATABASE_URL to a PostgreSQL of your own.',
