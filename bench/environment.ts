@@ -131,7 +131,7 @@ export async function startEnvironment(
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    log('starting PostgreSQL (fsync off, pg_stat_statements preloaded)');
+    log('starting PostgreSQL (fsync, synchronous_commit and full_page_writes off; pg_stat_statements preloaded)');
     const pg = await startEmbeddedPostgresOnAnyPort({
       dataDir: join(dir, 'cluster'),
       persistent: false,

@@ -44,8 +44,6 @@ export interface StatementTotals {
   transactions: number;
   /** Time PostgreSQL spent running them (pg_stat_statements' total_exec_time), ms. */
   execMs: number;
-  /** Full-page images written to the WAL: the first change of a page after a checkpoint. */
-  walFpi: number;
   /** Blocks not found in shared_buffers (read from the operating system's cache or the disk). */
   blocksRead: number;
 }
@@ -54,7 +52,7 @@ export async function statementCounts(admin: Client, database: string): Promise<
   const { rows } = await admin.query<Record<keyof StatementTotals, string>>(
     `select coalesce(sum(s.calls), 0) as statements,
             coalesce(sum(s.calls) filter (where s.query ilike 'begin%' or s.query ilike 'start transaction%'), 0) as transactions,
-            coalesce(sum(s.total_exec_time), 0) as "execMs", coalesce(sum(s.wal_fpi), 0) as "walFpi",
+            coalesce(sum(s.total_exec_time), 0) as "execMs",
             coalesce(sum(s.shared_blks_read), 0) as "blocksRead"
        ${STATEMENTS_OF_DATABASE}`,
     [database],
@@ -64,7 +62,6 @@ export async function statementCounts(admin: Client, database: string): Promise<
     statements: Number(row.statements),
     transactions: Number(row.transactions),
     execMs: Number(row.execMs),
-    walFpi: Number(row.walFpi),
     blocksRead: Number(row.blocksRead),
   };
 }
@@ -86,7 +83,7 @@ export interface Measurement {
   statementsPerCall: number;
   transactionsPerCall: number;
   /** What the calls cost PostgreSQL, per call (pg_stat_statements; the same statements as statementsPerCall). */
-  database: { execMsPerCall: number; walFpiPerCall: number; blocksReadPerCall: number };
+  database: { execMsPerCall: number; blocksReadPerCall: number };
   outcomes: Record<string, number>;
   /** Each statement run during the measurement, calls per call, most frequent first (what the SQL/call is made of). */
   statements: Array<{ perCall: number; msEach: number; blocksReadEach: number; query: string }>;
@@ -160,7 +157,6 @@ export async function measure(
     transactionsPerCall: (sqlAfter.transactions - sqlBefore.transactions) / Math.max(calls, 1),
     database: {
       execMsPerCall: (sqlAfter.execMs - sqlBefore.execMs) / Math.max(calls, 1),
-      walFpiPerCall: (sqlAfter.walFpi - sqlBefore.walFpi) / Math.max(calls, 1),
       blocksReadPerCall: (sqlAfter.blocksRead - sqlBefore.blocksRead) / Math.max(calls, 1),
     },
     outcomes,

@@ -253,7 +253,6 @@ function combined(rounds: Measurement[]): Measurement {
     transactionsPerCall: weighted((m) => m.transactionsPerCall),
     database: {
       execMsPerCall: weighted((m) => m.database.execMsPerCall),
-      walFpiPerCall: weighted((m) => m.database.walFpiPerCall),
       blocksReadPerCall: weighted((m) => m.database.blocksReadPerCall),
     },
     outcomes,
@@ -312,20 +311,20 @@ export function formatRows(rows: Row[]): string {
 export function formatReport(report: BenchReport): string {
   const out: string[] = [];
   const m = report.machine;
-  out.push(`Machine: ${m.nproc} × ${m.cpuModel}; Node ${m.node}; PostgreSQL ${m.postgres} (embedded, fsync off)${report.quick ? '; --quick' : ''}`, '');
+  out.push(`Machine: ${m.nproc} × ${m.cpuModel}; Node ${m.node}; PostgreSQL ${m.postgres} (embedded; fsync, synchronous_commit, full_page_writes off)${report.quick ? '; --quick' : ''}`, '');
   if (report.rows.length) out.push(formatRows(report.rows), '', 'ratio: this server / raw baseline (calls/s as a percentage).', '');
   if (report.growth) {
     out.push(`Cost growth: confirmPayment kept at 8 connections, about 10^3 and 10^6 reservations in the database (this server's count at the end), timed in ${report.growth[0].rounds} alternating rounds`);
     out.push(
       '',
-      '| reservations | server | calls/s | p50 ms | p99 ms | CPU ms/call | SQL/call | DB ms/call | WAL full pages/call | blocks read/call |',
-      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| reservations | server | calls/s | p50 ms | p99 ms | CPU ms/call | SQL/call | DB ms/call | blocks read/call |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const g of report.growth) {
       for (const mm of [g.rows[0].app, g.rows[0].baseline]) {
         const db = mm.database;
         out.push(
-          `| ${g.inDatabase.toLocaleString('en')} | ${mm.target === 'app' ? 'this server' : 'raw baseline'} | ${n(mm.throughput, 0)} | ${n(mm.p50, 0)} | ${n(mm.p99, 0)} | ${n(mm.cpuMsPerCall, 2)} | ${n(mm.statementsPerCall)} | ${n(db.execMsPerCall, 2)} | ${n(db.walFpiPerCall)} | ${n(db.blocksReadPerCall)} |`,
+          `| ${g.inDatabase.toLocaleString('en')} | ${mm.target === 'app' ? 'this server' : 'raw baseline'} | ${n(mm.throughput, 0)} | ${n(mm.p50, 0)} | ${n(mm.p99, 0)} | ${n(mm.cpuMsPerCall, 2)} | ${n(mm.statementsPerCall)} | ${n(db.execMsPerCall, 2)} | ${n(db.blocksReadPerCall)} |`,
         );
       }
     }
