@@ -202,12 +202,12 @@ export class ReconciliationService {
       report.reportedChecked += 1;
       try {
         const payments = await this.gateway.findPaymentsByMerchantUid(reservation.merchantUid);
-        const undecided: Array<{ gateway_payment_id: string }> = payments.length
+        const decidedRows: Array<{ gateway_payment_id: string }> = payments.length
           ? await em.execute('select gateway_payment_id from payment where gateway_payment_id = any(array[?]::text[])', [payments.map((p) => p.gatewayPaymentId)])
           : [];
-        const known = new Set(undecided.map((d) => d.gateway_payment_id));
+        const decided = new Set(decidedRows.map((d) => d.gateway_payment_id));
         for (const payment of payments) {
-          if (!known.has(payment.gatewayPaymentId) && paymentState(payment, this.verification).paid) {
+          if (!decided.has(payment.gatewayPaymentId) && paymentState(payment, this.verification).paid) {
             await this.settleQuietly(payment.gatewayPaymentId, report);
           }
         }
