@@ -2,20 +2,54 @@
 
 export const JWT_SECRET_MIN_LENGTH = 32;
 export const JWT_SECRET_MIN_DISTINCT = 10;
+/** A run this long repeated, or counting up or down, is a pattern a person typed, not randomness. */
+export const JWT_SECRET_PATTERN_RUN = 10;
 
 /**
- * HS256 wants 256 bits of key. Length alone lets "aaaa…" or "abcabc…" through, so the secret must also use
- * at least JWT_SECRET_MIN_DISTINCT different characters (a random hex or base64 secret of 32+ characters does).
+ * HS256 wants 256 bits of key. Length alone lets "aaaa…", "abcabc…", "test-secret-test-secret-…" or
+ * "0123456789abcdefghij…" through, so the secret must also use at least JWT_SECRET_MIN_DISTINCT different
+ * characters and contain no run of JWT_SECRET_PATTERN_RUN characters that repeats or counts in steps of one.
+ * A random hex or base64 secret of 32+ characters passes (a 10-character coincidence in 96 random hex
+ * characters has odds of about 1 in 300 million). The message never quotes the secret: it goes to the log.
  */
 export function jwtSecretWeakness(secret: string): string | null {
+  const suggestion = 'use a random secret such as `openssl rand -base64 48`';
   if (secret.length < JWT_SECRET_MIN_LENGTH) {
     return `must be at least ${JWT_SECRET_MIN_LENGTH} characters long (HS256 needs a 256-bit secret; try \`openssl rand -base64 48\`)`;
   }
   const distinct = new Set(secret).size;
   if (distinct < JWT_SECRET_MIN_DISTINCT) {
-    return `must contain at least ${JWT_SECRET_MIN_DISTINCT} different characters (has ${distinct}); use a random secret such as \`openssl rand -base64 48\``;
+    return `must contain at least ${JWT_SECRET_MIN_DISTINCT} different characters (has ${distinct}); ${suggestion}`;
+  }
+  if (hasRepeatedRun(secret, JWT_SECRET_PATTERN_RUN)) {
+    return `must not repeat a run of ${JWT_SECRET_PATTERN_RUN} characters (it looks typed, not random); ${suggestion}`;
+  }
+  if (hasCountingRun(secret, JWT_SECRET_PATTERN_RUN)) {
+    return `must not contain ${JWT_SECRET_PATTERN_RUN} characters counting up or down such as "0123456789" (it looks typed, not random); ${suggestion}`;
   }
   return null;
+}
+
+function hasRepeatedRun(text: string, length: number): boolean {
+  const seen = new Set<string>();
+  for (let i = 0; i + length <= text.length; i++) {
+    const run = text.slice(i, i + length);
+    if (seen.has(run)) return true;
+    seen.add(run);
+  }
+  return false;
+}
+
+function hasCountingRun(text: string, length: number): boolean {
+  let run = 1;
+  let step = 0;
+  for (let i = 1; i < text.length; i++) {
+    const next = text.charCodeAt(i) - text.charCodeAt(i - 1);
+    run = (next === 1 || next === -1) && next === step ? run + 1 : next === 1 || next === -1 ? 2 : 1;
+    step = next;
+    if (run >= length) return true;
+  }
+  return false;
 }
 
 export function parseBool(raw: string | undefined, fallback: boolean, name: string, problems: string[]): boolean {

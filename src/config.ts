@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deepFreeze, jwtSecretWeakness, parseBool, parseOrigins, parseTrustProxy, parseWebhookSecrets, redactUrl } from './config-values';
 
-export { JWT_SECRET_MIN_DISTINCT, JWT_SECRET_MIN_LENGTH, jwtSecretWeakness } from './config-values';
+export { JWT_SECRET_MIN_DISTINCT, JWT_SECRET_MIN_LENGTH, JWT_SECRET_PATTERN_RUN, jwtSecretWeakness } from './config-values';
 
 /**
  * Configuration, parsed once at start into a typed, frozen object. Every problem is collected and

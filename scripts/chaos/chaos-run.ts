@@ -76,7 +76,7 @@ export interface ChaosReport {
   elapsedMs: { startup: number; traffic: number; settle: number; total: number };
 }
 
-const JWT_SECRET = 'chaos-secret-chaos-secret-chaos-secret-0123456789';
+const JWT_SECRET = 'chaos-only-JW18jeWbQgZyT9Hst_IAg3pdxfqMgiF4';
 const IMP_KEY = 'chaos-imp-key';
 const IMP_SECRET = 'chaos-imp-secret';
 const SEAT_PRICE = 20000;

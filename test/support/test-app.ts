@@ -17,7 +17,7 @@ import { startSimulatorHarnessV2, type SimulatorHarnessV2 } from './simulator-ha
 import { openTestDatabase, resetDatabase } from './test-database';
 import { useStarted } from './use-started';
 
-export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+export const TEST_JWT_SECRET = 'test-only-F4xh27jgT8pjbepscOmd-bLgUFJgDfOc';
 
 export interface GraphQLResponse<T> {
   status: number;

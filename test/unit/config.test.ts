@@ -142,6 +142,11 @@ describe('loadConfig', () => {
     ['a'.repeat(64), /at least 10 different characters \(has 1\)/],
     ['abcabcabcabcabcabcabcabcabcabcabcabc', /at least 10 different characters \(has 3\)/],
     ['0123456780123456780123456780123456', /at least 10 different characters \(has 9\)/],
+    ['test-secret-test-secret-test-secret-0123', /must not repeat a run of 10 characters/],
+    ['changeme-now-2026-changeme-now-2026', /must not repeat a run of 10 characters/],
+    ['abcdefghijabcdefghijabcdefghijabcdef', /must not repeat a run of 10 characters/],
+    ['x-0123456789abcdefghijklmnopqrstuvwxyz', /must not contain 10 characters counting up or down/],
+    ['zyxwvutsrqponmlkjihgfedcba-Jd8#kQ2!pL', /must not contain 10 characters counting up or down/],
   ])('JWT_SECRET %s is refused, naming the rule', (secret, rule) => {
     const problems = problemsOf({ JWT_SECRET: secret });
     expect(problems).toHaveLength(1);
@@ -155,6 +160,19 @@ describe('loadConfig', () => {
       expect(jwtSecretWeakness(bytes.toString('base64'))).toBeNull();
       expect(jwtSecretWeakness(bytes.toString('hex'))).toBeNull();
     }
+  });
+
+  test('a secret that repeats any 10-character run is refused, however random the rest, and never quoted', () => {
+    fc.assert(
+      fc.property(fc.base64String({ minLength: 10, maxLength: 40 }), fc.base64String({ minLength: 10, maxLength: 12 }), fc.base64String({ maxLength: 20 }), (head, run, tail) => {
+        fc.pre(run.length >= 10);
+        const secret = `${head}${run}${tail}${run}`;
+        fc.pre(secret.length >= 32 && new Set(secret).size >= 10);
+        const weakness = jwtSecretWeakness(secret);
+        expect(weakness).toMatch(/repeat a run/);
+        expect(weakness).not.toContain(run);
+      }),
+    );
   });
 
   test('any secret with fewer than 10 different characters is refused, whatever its length', () => {
