@@ -1,12 +1,15 @@
+import fetch from 'node-fetch';
 import { Reservation, ReservationStatus } from '../../../src/booking/reservation.entity';
 import { Refund, RefundStatus } from '../../../src/payment/refunds/refund.entity';
 import { ConfirmPaymentDocument, HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
 import { expectMoneyInvariantsV2 } from '../../support/money-invariants-portone-v2';
+import { refundRowsOf } from '../../support/money-holes';
 import { newWebhookSecret } from '../../../src/gateway/portone/sim/v2/portone-v2-simulator';
+import { minorDigits } from '../../../src/gateway/portone/v2/portone-v2.client';
 import { startTestApp, type TestApp } from '../../support/test-app';
-import { waitFor } from '../../support/wait';
+import { eventually, waitFor } from '../../support/wait';
 
 /**
  * The payment scenarios of confirm-payment.test.ts against both PortOne versions: the same GraphQL
@@ -19,11 +22,31 @@ interface PortOneUnderTest {
   pay(p: { merchantUid: string; amount: number; currency?: string }): Promise<string>;
   /** Cancel requests we sent for a payment: applied or not, with the V2 Idempotency-Key (null on V1). */
   cancels(paymentId: string): Promise<Array<{ applied: boolean; amount: number | null; idempotencyKey: string | null }>>;
-  fault(endpoint: 'cancel' | 'all', kind: 'http503' | 'applyThenLose', times: number): Promise<void>;
+  /** What PortOne shows cancelled of a payment, by anyone (major units). */
+  cancelledAmount(paymentId: string): Promise<number>;
+  fault(endpoint: 'cancel' | 'all', kind: 'http503' | 'reset' | 'applyThenLose', times: number): Promise<void>;
   clearFaults(): Promise<void>;
   /** PortOne tells the app the payment was paid (V1 notification, V2 signed `Transaction.Paid`). */
   notifyPaid(paymentId: string, merchantUid: string): Promise<void>;
+  /**
+   * Someone cancels the whole payment in PortOne's console (not our server). `notify`: PortOne tells the
+   * app (V1 `cancelled` notification, V2 signed `Transaction.Cancelled`, answered before this returns on V1
+   * and delivered in the background on V2); otherwise the app is not told.
+   */
+  cancelAtConsole(paymentId: string, merchantUid: string, options: { notify: boolean }): Promise<void>;
+  /** The buyer pays the order in PortOne's payment window; the window's HTTP status and the payment id it made. */
+  payInWindow(merchantUid: string, amount: number): Promise<{ httpStatus: number; paymentId: string | null }>;
   invariants(): Promise<void>;
+}
+
+async function postToWindow(simulatorUrl: string, merchantUid: string, amount: number): Promise<{ httpStatus: number; answer: Record<string, unknown> | null }> {
+  const response = await fetch(`${simulatorUrl}/__window/payments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ merchant_uid: merchantUid, amount }),
+  });
+  const body = (await response.json()) as { response?: Record<string, unknown> };
+  return { httpStatus: response.status, answer: body.response ?? null };
 }
 
 function portOneOf(t: TestApp, version: Version): PortOneUnderTest {
@@ -32,19 +55,40 @@ function portOneOf(t: TestApp, version: Version): PortOneUnderTest {
     return {
       pay: (p) => v2.pay(p),
       cancels: async (id) => (await v2.cancelRequests(id)).map((c) => ({ applied: c.applied, amount: c.amount, idempotencyKey: c.idempotencyKey })),
+      async cancelledAmount(id) {
+        const payment = await v2.payment(id);
+        return payment.amount.cancelled / 10 ** minorDigits(String(payment.currency));
+      },
       fault: (endpoint, kind, times) => v2.fault({ endpoint, kind, times }),
       clearFaults: () => v2.clearFaults(),
       notifyPaid: (paymentId) => v2.control.sendWebhook({ type: 'Transaction.Paid', paymentId, wait: true }),
+      async cancelAtConsole(paymentId, _merchantUid, { notify }) {
+        await v2.control.consoleCancel(paymentId, { webhook: notify });
+      },
+      async payInWindow(merchantUid, amount) {
+        const { httpStatus, answer } = await postToWindow(v2.url, merchantUid, amount);
+        return { httpStatus, paymentId: typeof answer?.paymentId === 'string' ? answer.paymentId : null };
+      },
       invariants: () => expectMoneyInvariantsV2(t),
     };
   }
   return {
     pay: (p) => t.simulator.pay(p),
     cancels: async (id) => (await t.simulator.cancelRequests(id)).map((c) => ({ applied: c.applied, amount: c.amount, idempotencyKey: null })),
+    cancelledAmount: async (id) => (await t.simulator.payment(id)).cancel_amount,
     fault: (endpoint, kind, times) => t.simulator.fault({ endpoint, kind, times }),
     clearFaults: () => t.simulator.clearFaults(),
     notifyPaid: (impUid, merchantUid) =>
       t.simulator.sendWebhook({ url: t.url.replace(/\/graphql$/, '/webhooks/portone'), impUid, merchantUid, status: 'paid' }),
+    async cancelAtConsole(impUid, merchantUid, { notify }) {
+      // Our payments carry no notice_url here, so the console cancel itself notifies nobody.
+      await t.simulator.consoleCancel(impUid);
+      if (notify) await t.simulator.sendWebhook({ url: t.webhookUrl, impUid, merchantUid, status: 'cancelled' });
+    },
+    async payInWindow(merchantUid, amount) {
+      const { httpStatus, answer } = await postToWindow(t.simulator.url, merchantUid, amount);
+      return { httpStatus, paymentId: typeof answer?.imp_uid === 'string' ? answer.imp_uid : null };
+    },
     invariants: () => expectMoneyInvariants(t),
   };
 }
@@ -165,6 +209,59 @@ describe.each<Version>(['v1', 'v2'])('PortOne %s', (version) => {
     expect(await portone.cancels(paymentId)).toHaveLength(1);
   });
 
+  test.each([
+    ['PortOne notifies the app (V1 `cancelled`, V2 signed `Transaction.Cancelled`)', true],
+    ['no notification: the reconciliation sweep notices', false],
+  ] as const)('CANCELLED_AT_GATEWAY: a kept booking whose payment is cancelled in the console; %s', async (_how, notify) => {
+    const { event, token, reservation, paymentId } = await holdAndPay();
+    expect((await confirm(token, reservation, paymentId)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
+    await portone.cancelAtConsole(paymentId, reservation.merchantUid, { notify });
+    const status = async () => (await t.orm.em.fork().findOneOrFail(Reservation, reservation.id)).status;
+    if (notify) {
+      await waitFor(async () => (await status()) === ReservationStatus.CANCELLED);
+      // The simulator records the answer after our handler sent it: a moment after the booking may have moved.
+      if (version === 'v2') {
+        await eventually(async () => expect((await t.v2!.webhookDeliveries(paymentId)).map((w) => [w.type, w.status])).toEqual([['Transaction.Cancelled', 200]]), 5000, 50);
+      }
+    } else {
+      expect(await status()).toBe(ReservationStatus.CONFIRMED); // nothing has told the app yet
+      await t.app.services.reconciliation.run();
+    }
+    expect(await status()).toBe(ReservationStatus.CANCELLED);
+    expect(await refundRowsOf(t.orm, paymentId)).toEqual([
+      expect.objectContaining({ reason: 'CANCELLED_AT_GATEWAY', status: 'SUCCEEDED', amount: reservation.amount, reservationId: reservation.id }),
+    ]);
+    // We sent nothing: the money was already given back by someone else.
+    expect(await portone.cancels(paymentId)).toEqual([]);
+    expect(await portone.cancelledAmount(paymentId)).toBe(reservation.amount);
+    // The seat is free again.
+    const next = await t.gql(HoldSeatDocument, { input: { seatId: event.seats[0].id } }, { token: await t.tokenFor('next-buyer') });
+    expect(next.data?.holdSeat.status).toBe('HELD');
+  });
+
+  // DUPLICATE_PAYMENT cannot happen on V2: the payment id IS the reservation's merchantUid, and PortOne
+  // refuses a second payment under a paid id, so the server never sees a second payment for one order.
+  test('DUPLICATE_PAYMENT: the buyer pays a confirmed order again (V1: refunded; V2: PortOne refuses the paid paymentId)', async () => {
+    const { token, reservation, paymentId } = await holdAndPay();
+    expect((await confirm(token, reservation, paymentId)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
+    const again = await portone.payInWindow(reservation.merchantUid, reservation.amount);
+    if (version === 'v1') {
+      expect(again.httpStatus).toBe(201);
+      const second = again.paymentId!;
+      const result = await confirm(token, reservation, second);
+      expect(result.data?.confirmPayment).toMatchObject({ __typename: 'PaymentRefunded', reason: 'DUPLICATE_PAYMENT', refund: { status: 'SUCCEEDED' } });
+      expect((await portone.cancels(second)).filter((c) => c.applied).map((c) => c.amount)).toEqual([reservation.amount]);
+    } else {
+      expect(again).toEqual({ httpStatus: 409, paymentId: null });
+      expect((await t.v2!.allPayments()).filter((p) => p.id === reservation.merchantUid)).toHaveLength(1);
+      // The buyer's page confirms again with the only payment there is: the recorded outcome, no refund.
+      expect((await confirm(token, reservation, paymentId)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
+      expect(await t.orm.em.fork().count(Refund, {})).toBe(0);
+    }
+    expect(await portone.cancels(paymentId)).toHaveLength(0);
+    expect((await t.orm.em.fork().findOneOrFail(Reservation, reservation.id)).status).toBe(ReservationStatus.CONFIRMED);
+  });
+
   test('a payment made for another reservation settles THAT reservation; the caller gets PAYMENT_ALREADY_USED', async () => {
     const a = await hold({ buyer: 'alice' });
     const paymentId = await portone.pay({ merchantUid: a.reservation.merchantUid, amount: a.reservation.amount });
@@ -193,17 +290,31 @@ describe.each<Version>(['v1', 'v2'])('PortOne %s', (version) => {
     expect((await portone.cancels(paymentId)).filter((c) => c.applied)).toHaveLength(1);
   });
 
-  test('a cancel applied whose response is lost: one cancel applied, every request with the same Idempotency-Key', async () => {
+  test('a cancel lost before PortOne saw it, then one applied whose answer is lost: one cancel applied, every request with the same Idempotency-Key', async () => {
     const { token, reservation, paymentId } = await holdAndPay({ amountDelta: 500 });
+    const paid = reservation.amount + 500;
+    // Attempt 1: the connection drops before PortOne processes the cancel (outcome unknown, nothing applied).
+    // Attempt 2: reads back the whole balance still paid and cancels again: applied, but the answer is lost.
+    // Then a read-back (attempt 3's, or on V2 the settle of PortOne's `Transaction.Cancelled`, whichever
+    // comes first) finds nothing left and sends nothing.
+    await portone.fault('cancel', 'reset', 1);
     await portone.fault('cancel', 'applyThenLose', 1);
-    await portone.fault('cancel', 'http503', 1);
     await confirm(token, reservation, paymentId);
     const refund = await refundOf(paymentId, RefundStatus.SUCCEEDED);
+    expect(refund.attempts).toBeGreaterThanOrEqual(2);
     const cancels = await portone.cancels(paymentId);
-    expect(cancels.filter((c) => c.applied)).toHaveLength(1);
+    expect(cancels.filter((c) => c.applied).map((c) => c.amount)).toEqual([paid]);
+    expect(await portone.cancelledAmount(paymentId)).toBe(paid);
     if (version === 'v2') {
-      // The refund's own key plus the client's 22-character digest of the request: nothing per attempt.
-      for (const c of cancels) expect(c.idempotencyKey).toMatch(new RegExp(`^refund:${refund.id}:[A-Za-z0-9_-]{22}$`));
+      // Both cancels reached PortOne (the first was dropped before processing) and carried one key: the
+      // refund's own plus the client's 22-character digest of the request, nothing per attempt.
+      expect(cancels).toHaveLength(2);
+      expect(new Set(cancels.map((c) => c.idempotencyKey)).size).toBe(1);
+      expect(cancels[0].idempotencyKey).toMatch(new RegExp(`^refund:${refund.id}:[A-Za-z0-9_-]{22}$`));
+    } else {
+      // V1 has no Idempotency-Key: the read-back before each retry is all that keeps it to one cancel. The
+      // dropped request never reached the simulator's cancel handler, so only the applied one is recorded.
+      expect(cancels).toHaveLength(1);
     }
   });
 

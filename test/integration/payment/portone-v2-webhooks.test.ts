@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { Reservation, ReservationStatus } from '../../../src/booking/reservation.entity';
 import { Failpoints } from '../../../src/failpoints';
 import { newWebhookSecret } from '../../../src/gateway/portone/sim/v2/portone-v2-simulator';
+import type { V2PaymentStatus } from '../../../src/gateway/portone/sim/v2/portone-v2-simulator-state';
 import { PortOneV2Client } from '../../../src/gateway/portone/v2/portone-v2.client';
 import { PaymentSettlementService } from '../../../src/payment/settlement/payment-settlement.service';
 import { Refund, RefundStatus } from '../../../src/payment/refunds/refund.entity';
@@ -16,8 +17,8 @@ import { waitFor } from '../../support/wait';
 
 /**
  * PortOne V2 only: signed webhooks at POST /webhooks/portone (signed here by the `standardwebhooks`
- * library with one secret at a time, not by our simulator), virtual accounts, other stores' payments and
- * the Idempotency-Key across refund retries. Real PostgreSQL, the V2 simulator over HTTP.
+ * library with one secret at a time, not by our simulator), virtual accounts, payments not completed, other
+ * stores' payments and the Idempotency-Key across refund retries. Real PostgreSQL, the V2 simulator over HTTP.
  */
 const SECRET_OLD = newWebhookSecret();
 const SECRET_NEW = newWebhookSecret();
@@ -26,7 +27,7 @@ const t = useTestApp(
   { afterEachTest: (app) => expectMoneyInvariantsV2(app, { allowPending: true }) },
 );
 
-async function holdAndPay(options: { status?: 'VIRTUAL_ACCOUNT_ISSUED'; method?: 'virtualAccount'; storeId?: string; amountDelta?: number } = {}) {
+async function holdAndPay(options: { status?: V2PaymentStatus; method?: 'virtualAccount'; storeId?: string; amountDelta?: number } = {}) {
   const event = await createEventViaApi(t);
   const token = await t.tokenFor('buyer');
   const reservation = (await t.gql(HoldSeatDocument, { input: { seatId: event.seats[0].id } }, { token })).data!.holdSeat;
@@ -149,7 +150,40 @@ describe('virtual account', () => {
   });
 });
 
+describe('payments not completed', () => {
+  test.each<V2PaymentStatus>(['READY', 'PAY_PENDING', 'FAILED'])(
+    '%s: confirmPayment answers PAYMENT_NOT_COMPLETED and the sweep leaves it: the hold stays, nothing is cancelled',
+    async (status) => {
+      const { token, reservation, paymentId } = await holdAndPay({ status });
+      const result = await t.gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token });
+      expect(result.errors?.[0]?.extensions?.code).toBe('PAYMENT_NOT_COMPLETED');
+      await t.app.services.reconciliation.run();
+      expect(await reservationStatus(reservation.id)).toBe(ReservationStatus.HELD);
+      expect(await t.v2!.cancelRequests(paymentId)).toHaveLength(0);
+      expect(await t.orm.em.fork().count(Refund, {})).toBe(0);
+      expect((await t.v2!.payment(paymentId)).status).toBe(status);
+    },
+  );
+});
+
 describe("another store's payment", () => {
+  test('the reconciliation sweep neither confirms nor cancels payments of another store', async () => {
+    // The same order ids as two holds of ours: one paid exactly (we would confirm it), one short (we would refund it).
+    const exact = await holdAndPay({ storeId: SIM_V2_OTHER_STORE_ID });
+    const short = await holdAndPay({ storeId: SIM_V2_OTHER_STORE_ID, amountDelta: -1000 });
+    // A payment of ours in the same window: the sweep did read it.
+    const ours = await holdAndPay();
+    await t.app.services.reconciliation.run();
+    expect(await reservationStatus(ours.reservation.id)).toBe(ReservationStatus.CONFIRMED);
+    for (const { reservation, paymentId } of [exact, short]) {
+      expect(await reservationStatus(reservation.id)).toBe(ReservationStatus.HELD);
+      expect((await t.v2!.payment(paymentId, SIM_V2_OTHER_STORE_ID)).amount.cancelled).toBe(0);
+    }
+    expect((await t.v2!.control.ledger()).cancelRequests).toHaveLength(0);
+    expect(await t.orm.em.fork().count(Refund, {})).toBe(0);
+    expect(((await t.orm.em.getConnection().execute('select gateway_payment_id from payment')) as Array<{ gateway_payment_id: string }>).map((p) => p.gateway_payment_id)).toEqual([ours.paymentId]);
+  });
+
   test('is never confirmed and never cancelled: not found under our store, its webhook ignored, NOT_OURS if read', async () => {
     const { token, reservation, paymentId } = await holdAndPay({ storeId: SIM_V2_OTHER_STORE_ID, amountDelta: -1000 });
     const result = await t.gql(ConfirmPaymentDocument, { input: { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid } }, { token });
