@@ -33,7 +33,7 @@ function cancel(impUid: string, reason: string, amount: number, checksum: number
 }
 
 function ledger(payments: V1Payment[], cancelRequests: CancelRequestRecord[] = []): SimulatorLedger {
-  return { now: 1, payments, cancelRequests, tokensIssued: [], apiConnections: 0, webhooks: [], prepared: [] };
+  return { now: 1, payments, cancelRequests, tokensIssued: [], apiConnections: 0, apiCalls: {}, listingRequests: [], webhooks: [], prepared: [] };
 }
 
 const reservation = { id: 'r1', merchant_uid: 'bk_1', status: 'CONFIRMED', amount: 20000, seat_id: 's1' };

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { failure, sleep, type V1SimContext } from './portone-v1-sim-support';
-import type { Fault, SimulatorEndpoint } from './simulator-state';
+import type { Fault, SimulatorEndpoint, SimulatorState } from './simulator-state';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -31,6 +31,8 @@ export function registerV1ApiGuard(server: FastifyInstance, { state, messages }:
     const endpoint = endpointOf(request);
     if (!endpoint) return;
     const fault = state.takeFault(endpoint);
+    state.apiCalls[endpoint] = (state.apiCalls[endpoint] ?? 0) + 1;
+    if (endpoint === 'list') recordListing(state, request, fault);
     if (fault) {
       (request as RequestWithFault).fault = fault;
       if (fault.kind === 'latency') await sleep(fault.latencyMs ?? 1000);
@@ -51,5 +53,19 @@ export function registerV1ApiGuard(server: FastifyInstance, { state, messages }:
     const now = state.now();
     const valid = [...state.tokens.values()].some((t) => t.token === token && t.expiredAt > now);
     if (!valid) return reply.code(401).header('WWW-Authenticate', 'iamport').send(failure(-1, messages.unauthorized));
+  });
+}
+
+function recordListing(state: SimulatorState, request: FastifyRequest, fault: Fault | null): void {
+  const query = (request.query ?? {}) as Record<string, string | undefined>;
+  const number = (value: string | undefined) => (value !== undefined && /^-?\d+$/.test(value) ? Number(value) : null);
+  state.listingRequests.push({
+    at: state.now(),
+    status: (request.params as { payment_status?: string }).payment_status ?? '',
+    from: number(query.from),
+    to: number(query.to),
+    page: number(query.page),
+    limit: number(query.limit),
+    fault: fault?.kind ?? null,
   });
 }

@@ -186,6 +186,8 @@ export function registerV1ControlRoutes(server: FastifyInstance, { state, webhoo
     payments: [...state.payments.values()].map(toApiPayment),
     tokensIssued: state.tokensIssued,
     apiConnections: state.apiConnections,
+    apiCalls: state.apiCalls,
+    listingRequests: state.listingRequests,
     cancelRequests: state.cancelRequests,
     webhooks: state.webhooks,
     prepared: [...state.prepared.values()],

@@ -1,5 +1,5 @@
 import { SimulatorControlHttpClient } from './simulator-control-http';
-import type { CancelRequestRecord, FaultKind, SimulatorEndpoint, SimulatorRuntimeOptions, V1Payment, WebhookRecord } from './simulator-state';
+import type { CancelRequestRecord, FaultKind, ListingRequestRecord, SimulatorEndpoint, SimulatorRuntimeOptions, V1Payment, WebhookRecord } from './simulator-state';
 
 export interface SimulatorLedger {
   now: number;
@@ -7,6 +7,9 @@ export interface SimulatorLedger {
   tokensIssued: Array<{ at: number; token: string; expiredAt: number; reused: boolean }>;
   /** TCP connections that carried at least one API call since the start or the last reset. */
   apiConnections: number;
+  /** API requests per endpoint (`list`, `findAll`, `getPayment`…) since the start or the last reset. */
+  apiCalls: Partial<Record<SimulatorEndpoint, number>>;
+  listingRequests: ListingRequestRecord[];
   cancelRequests: CancelRequestRecord[];
   webhooks: WebhookRecord[];
   prepared: Array<{ merchant_uid: string; amount: number; currency: string | null }>;

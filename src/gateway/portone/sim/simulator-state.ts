@@ -108,6 +108,18 @@ export interface CancelRequestRecord {
   outcome: string;
 }
 
+export interface ListingRequestRecord {
+  at: number;
+  status: string;
+  /** The query's window and page as sent (UNIX seconds; null when absent or not a number). */
+  from: number | null;
+  to: number | null;
+  page: number | null;
+  limit: number | null;
+  /** The fault this request drew, if any (it then never reached the listing). */
+  fault: FaultKind | null;
+}
+
 export interface WebhookRecord {
   at: number;
   url: string;
@@ -125,6 +137,10 @@ export class SimulatorState {
   tokensIssued: Array<{ at: number; token: string; expiredAt: number; reused: boolean }> = [];
   /** TCP connections that carried at least one API call (control calls aside): keep-alive reuse shows here. */
   apiConnections = 0;
+  /** API requests received per endpoint, faulted and refused ones too: what one run of a client cost. */
+  apiCalls: Partial<Record<SimulatorEndpoint, number>> = {};
+  /** Every time-window listing request in order (where a sweep read from and to), faulted ones too. */
+  listingRequests: ListingRequestRecord[] = [];
   payments = new Map<string, StoredPayment>();
   prepared = new Map<string, { merchant_uid: string; amount: number; currency: string | null }>();
   cancelRequests: CancelRequestRecord[] = [];
@@ -146,6 +162,8 @@ export class SimulatorState {
     this.tokens.clear();
     this.tokensIssued = [];
     this.apiConnections = 0;
+    this.apiCalls = {};
+    this.listingRequests = [];
     this.payments.clear();
     this.prepared.clear();
     this.cancelRequests = [];
