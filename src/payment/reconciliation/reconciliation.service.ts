@@ -90,7 +90,9 @@ export class ReconciliationService {
       const payments: GatewayPayment[] = [];
       let page: number | null = 1;
       let split = false;
-      while (page !== null && calls < this.policy.sweepMaxPagesPerRun) {
+      // The budget bounds how many windows a run reads, not one window: a window of two seconds or less
+      // cannot be split, and stopping inside it would restart it at page 1 every run, never getting past.
+      while (page !== null) {
         let result;
         try {
           calls += 1;
@@ -108,10 +110,9 @@ export class ReconciliationService {
           split = true;
           break;
         }
-        // A crowd within one second cannot be split further: page through it (the overlap re-reads it).
+        // A crowd within two seconds cannot be split further: page through it to its end.
       }
       if (split) continue;
-      if (page !== null) return; // call budget spent inside this window: resume it next run
       report.listed += payments.length;
       const failed = await this.settleListed(em, listing, payments, report);
       if (failed > 0 && now - to < CURSOR_HOLD_LIMIT_MS) holdCursor = true;

@@ -174,3 +174,32 @@ test('a payment PortOne lists just before the stored cursor (within the overlap)
   expect(await paymentRowsOf(t.orm, payment.imp_uid)).toEqual([expect.objectContaining({ decision: 'CONFIRMED', reservationId: reservation.id })]);
   expect(reads[0].from).toBe(Math.floor((cursor - OVERLAP_MS) / 1000));
 });
+
+test('a crowd of payments within two seconds, more pages than one run may read at one per page, is read to its end and settled', async () => {
+  // The window cannot be split below two seconds; stopping inside it at the budget would restart it at
+  // page 1 on every run and never get past it.
+  const crowd = PAGES_PER_RUN + 5;
+  const event = await createEventViaApi(t, Array.from({ length: crowd }, (_, i) => ({ label: `C${i + 1}`, price: 10000 })));
+  const payments = [];
+  // PortOne's clock is held at one second while the crowd pays (making the holds takes longer than that).
+  const { now: crowdSecond } = await sim.advanceClock(0);
+  let heldBack = 0;
+  for (const seat of event.seats) {
+    const { reservation } = await holdSeatAs(t, 'crowd', seat.id);
+    const { now } = await sim.advanceClock(0);
+    if (now !== crowdSecond) {
+      await sim.advanceClock(crowdSecond - now);
+      heldBack += now - crowdSecond;
+    }
+    const payment = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
+    expect(payment.paid_at).toBe(crowdSecond);
+    payments.push({ impUid: payment.imp_uid });
+  }
+  await sim.advanceClock(heldBack);
+  await clock.advance(sim, 30);
+
+  for (let run = 0; run < 3 && (await decisionsOf(payments)).includes('UNDECIDED'); run++) await reconcile();
+  expect(await decisionsOf(payments)).toEqual(payments.map(() => 'CONFIRMED'));
+  // And the cursor got past the crowd's second, so later runs are not stuck re-reading it.
+  expect(await cursorMs('paid')).toBeGreaterThan(crowdSecond * 1000 + 1000);
+}, 120_000);
