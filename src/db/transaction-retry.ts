@@ -15,7 +15,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  * - Whatever writes a reservation and its refund locks the reservation first: the buyer's cancel, the
  *   external cancel, and, for a refund that ends its booking, an admin's retry and marking it done when
  *   PortOne shows the payment cancelled (RefundService reads the refund's reservation unlocked first).
- * - A refund attempt's claim and record lock the refund alone, then add or remove its job.
+ * - A refund's job is added or removed only once the refund is locked (or new): a refund attempt's claim
+ *   and record lock the refund alone, then the job.
  * - Transactions that lock one row (cancelling a hold) cannot close a cycle, nor can the sweep's
  *   one-statement expiry of HELD rows: nothing that holds a HELD reservation waits for another one.
  *

@@ -211,7 +211,8 @@ export class RefundService {
       }
       const payment = await tx.findOne(Payment, { reservation, decision: PaymentDecision.CONFIRMED });
       if (!payment) throw new Error(`Confirmed reservation ${reservation.id} has no confirmed payment`);
-      const partial = await tx.findOne(Refund, { gatewayPaymentId: payment.gatewayPaymentId });
+      // Locked now, before its job is queued below: reservation, refund, job (src/db/transaction-retry.ts).
+      const partial = await tx.findOne(Refund, { gatewayPaymentId: payment.gatewayPaymentId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       reservation.status = ReservationStatus.CANCELLED;
       reservation.cancelledAt = now;
       // An operator's partial cancel already has the payment's one refund row: it becomes the buyer's.
