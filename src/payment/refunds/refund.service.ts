@@ -97,12 +97,13 @@ export class RefundService {
   async retry(em: EntityManager, refundId: string): Promise<Refund> {
     if (!isUuid(refundId)) throw badUserInput('id', 'must be a UUID');
     const inFlight = await transactionalWithRetry(em, async (tx) => {
-      const refund = await tx.findOne(Refund, refundId, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (!refund) throw notFound('Refund', refundId);
+      const locked = await this.lockInOrder(tx, refundId);
+      if (!locked) throw notFound('Refund', refundId);
+      const { refund, booking } = locked;
       if (refund.status === RefundStatus.SUCCEEDED) return false;
       const now = this.clock.now();
       if (refund.status === RefundStatus.PENDING && refund.attemptLeaseUntil && refund.attemptLeaseUntil.getTime() > now.getTime()) return true;
-      if (refund.reason === RefundReason.CANCELLED_AT_GATEWAY) await this.endBookingForRefund(tx, refund, now);
+      if (booking) await this.endBookingForRefund(tx, refund, booking, now);
       refund.status = RefundStatus.PENDING;
       refund.giveUpAt = new Date(now.getTime() + this.policy.retryWindowMs);
       refund.attemptLeaseUntil = null;
@@ -159,10 +160,11 @@ export class RefundService {
   async markDoneAtGateway(refundId: string, payment: GatewayPayment): Promise<void> {
     if (gatewayBalance(payment) > 0) return;
     await transactionalWithRetry(this.orm.em, async (tx) => {
-      const refund = await tx.findOne(Refund, refundId, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (!refund || refund.status === RefundStatus.SUCCEEDED) return;
+      const locked = await this.lockInOrder(tx, refundId);
+      if (!locked || locked.refund.status === RefundStatus.SUCCEEDED) return;
+      const { refund, booking } = locked;
       const now = this.clock.now();
-      if (refund.reason === RefundReason.CANCELLED_AT_GATEWAY) await this.endBookingForRefund(tx, refund, now);
+      if (booking) await this.endBookingForRefund(tx, refund, booking, now);
       const previous = refund.status;
       markSucceeded(refund, now, payment.cancellations[payment.cancellations.length - 1]?.cancellationId ?? null);
       this.events.add(tx, {
@@ -209,7 +211,8 @@ export class RefundService {
       }
       const payment = await tx.findOne(Payment, { reservation, decision: PaymentDecision.CONFIRMED });
       if (!payment) throw new Error(`Confirmed reservation ${reservation.id} has no confirmed payment`);
-      const partial = await tx.findOne(Refund, { gatewayPaymentId: payment.gatewayPaymentId });
+      // Locked now, before its job is queued below: reservation, refund, job (src/db/transaction-retry.ts).
+      const partial = await tx.findOne(Refund, { gatewayPaymentId: payment.gatewayPaymentId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       reservation.status = ReservationStatus.CANCELLED;
       reservation.cancelledAt = now;
       // An operator's partial cancel already has the payment's one refund row: it becomes the buyer's.
@@ -242,9 +245,25 @@ export class RefundService {
     return em.fork().findOneOrFail(Reservation, reservationId);
   }
 
-  /** A CONFIRMED booking whose payment is being (or was) cancelled outside our decision ends with it (I2). */
-  private async endBookingForRefund(tx: EntityManager, refund: Refund, now: Date): Promise<void> {
-    const reservation = await tx.findOneOrFail(Reservation, refund.reservation.id, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+  /**
+   * A refund locked in the server's lock order (src/db/transaction-retry.ts): one that may end its booking
+   * (CANCELLED_AT_GATEWAY) locks that reservation first, as the external cancel and the buyer's cancel do,
+   * and then the refund; the opposite order deadlocked with them. A refund's reason and reservation never
+   * change, so they are read unlocked to know which locks to take. Null when there is no such refund.
+   */
+  private async lockInOrder(tx: EntityManager, refundId: string): Promise<{ refund: Refund; booking: Reservation | null } | null> {
+    const [named] = await tx.execute<Array<{ reservation_id: string; reason: RefundReason }>>('select reservation_id, reason from refund where id = ?', [refundId]);
+    if (!named) return null;
+    const booking =
+      named.reason === RefundReason.CANCELLED_AT_GATEWAY
+        ? await tx.findOneOrFail(Reservation, named.reservation_id, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true })
+        : null;
+    const refund = await tx.findOneOrFail(Refund, refundId, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    return { refund, booking };
+  }
+
+  /** A CONFIRMED booking whose payment is being (or was) cancelled outside our decision ends with it (I2); `reservation` is locked. */
+  private async endBookingForRefund(tx: EntityManager, refund: Refund, reservation: Reservation, now: Date): Promise<void> {
     const backing = await tx.findOne(Payment, { gatewayPaymentId: refund.gatewayPaymentId, decision: PaymentDecision.CONFIRMED });
     if (reservation.status === ReservationStatus.CONFIRMED && backing?.reservation.id === reservation.id) {
       reservation.status = ReservationStatus.CANCELLED;

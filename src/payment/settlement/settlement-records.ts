@@ -53,7 +53,7 @@ export class SettlementRecords {
   }
 
   /**
-   * Locks the seat, then the reservation (the one lock order of the whole server, the same as holdSeat)
+   * Locks the seat, then the reservation (the one lock order of the whole server, src/db/transaction-retry.ts)
    * in one statement: the materialized CTE takes the seat's lock before the outer query can lock the
    * reservation, and the reservation comes back as its latest committed version.
    */
