@@ -28,11 +28,14 @@ export type FlowKind =
   | 'notOurs'
   | 'sandbox'
   /** Holds, never pays, and confirms a made-up payment id or another buyer's payment (NOT_FOUND / PAYMENT_ALREADY_USED). */
-  | 'bogusConfirm';
+  | 'bogusConfirm'
+  /** Pays and confirms; then the merchant cancels the payment at PortOne's console, in full or in part. */
+  | 'consoleCancel';
 
 /** Share of each buyer behaviour (sums to 100). */
 export const FLOW_MIX: Array<[FlowKind, number]> = [
-  ['exact', 55],
+  ['exact', 51],
+  ['consoleCancel', 4],
   ['bogusConfirm', 5],
   ['tampered', 6],
   ['doublePay', 5],
@@ -307,6 +310,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         case 'sandbox':
           await confirm(await pay({ ...exact, sandbox: true, webhook: true }));
           break;
+        case 'consoleCancel': {
+          const paymentId = await pay({ ...exact, webhook: true });
+          await confirm(paymentId);
+          // Two in three in full (the booking must end, its seat freed); the rest in part (an operator decides).
+          const full = random() < 2 / 3;
+          await control.consoleCancel(paymentId, full ? undefined : 5000);
+          count(answers, `${kind}:${full ? 'cancelled in full' : 'cancelled 5000'} at the console`);
+          break;
+        }
       }
     };
 
