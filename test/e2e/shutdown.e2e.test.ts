@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { print } from 'graphql';
 import fetch from 'node-fetch';
 import { JwtIdentity } from '../../src/auth/identity';
+import { refundAttemptLeaseMs } from '../../src/payment/refunds/refund-attempts';
 import { ConfirmPaymentDocument, CreateEventDocument, HoldSeatDocument, ReservationDocument } from '../generated/graphql';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { startSimulatorHarness, type SimulatorHarness } from '../support/simulator-harness';
@@ -242,7 +243,8 @@ test('SIGTERM during a refund cancel: the next start finishes the refund with on
   const second = await startServerProcess(env, { via: 'npm-start' });
   try {
     const postgres = runningPostgres();
-    const deadline = Date.now() + 60_000;
+    // The cut attempt keeps its lease (sized from the PortOne timeouts): the next start finishes after it.
+    const deadline = Date.now() + refundAttemptLeaseMs({ responseTimeoutMs: Number(env.PORTONE_RESPONSE_TIMEOUT_MS) }) + 30_000;
     let refund: { status: string } | null = null;
     for (;;) {
       refund = (await gql(second, ReservationDocument, { id: reservationId }, admin)).reservation.refund;
@@ -303,7 +305,8 @@ test('SIGTERM while the job worker is in a refund cancel past the deadline: the 
 
   const second = await startServerProcess(env, { via: 'npm-start' });
   try {
-    const deadline = Date.now() + 60_000;
+    // The cut attempt keeps its lease (sized from the PortOne timeouts): the next start finishes after it.
+    const deadline = Date.now() + refundAttemptLeaseMs({ responseTimeoutMs: Number(env.PORTONE_RESPONSE_TIMEOUT_MS) }) + 30_000;
     let refund: { status: string } | null = null;
     for (;;) {
       refund = (await gql(second, ReservationDocument, { id: reservationId }, admin)).reservation.refund;

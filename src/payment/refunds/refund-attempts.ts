@@ -21,12 +21,20 @@ type AttemptResult =
 const TRANSIENT = new Set(['UNAVAILABLE', 'OUTCOME_UNKNOWN', 'MISCONFIGURED', 'INTERNAL']);
 
 /**
- * The longest one attempt can take: token fetch, read and cancel, each possibly refreshed once after a
- * 401, each bounded by the connect and response timeouts; plus slack for the database. An attempt's lease
- * is at least this long, so no second attempt starts while the first may still be cancelling.
+ * Requests one attempt makes at worst (V1; V2 makes fewer): the read, the cancel and, after a refusal, the
+ * read-back, each after a token fetch (PortOne hands out its current token with what life it has left)
+ * and each refused once with 401 and sent again after another token fetch.
  */
-export function refundAttemptLeaseMs(portone: { connectTimeoutMs: number; responseTimeoutMs: number }): number {
-  return 6 * (portone.connectTimeoutMs + portone.responseTimeoutMs) + 5000;
+const WORST_CASE_REQUESTS_PER_ATTEMPT = 12;
+
+/**
+ * The longest one attempt can take, plus slack for the database. One request lasts up to twice the
+ * response timeout: node-fetch's timer runs from the socket (connecting included) to the headers, and a
+ * second one while the body is read. An attempt's lease is at least this long, so no second attempt
+ * starts while the first may still be cancelling (test/service/refund-attempt-lease measures both).
+ */
+export function refundAttemptLeaseMs(portone: { responseTimeoutMs: number }): number {
+  return WORST_CASE_REQUESTS_PER_ATTEMPT * 2 * portone.responseTimeoutMs + 5000;
 }
 
 /** What one attempt owns while its lease lasts; the attempt number fences every write it makes. */

@@ -63,6 +63,38 @@ describe('story 9: refund attempts are fenced', () => {
     ]);
     expect(await sim.payment(payment.imp_uid)).toMatchObject({ status: 'cancelled', cancel_amount: reservation.amount + 1000 });
   }, 30_000);
+
+  // The two tests above never reach the fence: retryRefund does nothing while the first lease lives. Here
+  // the lease runs out under the slow attempt (as when an attempt outlives it), so a second attempt
+  // really runs and completes; the first one's late answer must then be recorded as history only.
+  test('story 9: after its lease ran out, a late attempt cannot overwrite the newer attempt that succeeded', async () => {
+    // 7 s at PortOne: the first attempt's client gives up at 5 s (OUTCOME_UNKNOWN); PortOne then sees its
+    // cancel after the second one emptied the payment, and the guard refuses it.
+    const { reservation, payment, refund, confirming } = await refundInFlight('lease-ran-out', 7000);
+    await t.orm.em.getConnection().execute(`update refund set attempt_lease_until = now() - interval '1 second' where id = ?`, [refund.id]);
+    const admin = await t.tokenFor('admin', ['admin']);
+    const retried = await t.gql(RetryRefundDocument, { id: refund.id }, { token: admin });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.retryRefund).toMatchObject({ status: 'SUCCEEDED' });
+    const newer = (await refundRowsOf(t.orm, payment.imp_uid))[0];
+    expect(newer).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+
+    await confirming; // the first attempt's late OUTCOME_UNKNOWN is recorded now
+    await waitFor(async () => (await sim.cancelRequests(payment.imp_uid)).length === 2, 10_000, 100);
+    await sleep(500); // a job the late answer might (wrongly) have scheduled would have run by now
+
+    expect((await refundRowsOf(t.orm, payment.imp_uid))[0]).toEqual(newer);
+    const lateAnswers = await t.orm.em
+      .getConnection()
+      .execute(`select outcome, details from payment_event where refund_id = ? and kind = 'CANCEL_ATTEMPT' order by id`, [refund.id]);
+    expect(lateAnswers).toEqual([
+      { outcome: 'SUCCEEDED', details: { attempt: 2 } },
+      { outcome: 'STALE_OUTCOME_UNKNOWN', details: { attempt: 1 } },
+    ]);
+    const cancels = await sim.cancelRequests(payment.imp_uid);
+    expect(cancels.filter((c) => c.applied).map((c) => c.amount)).toEqual([reservation.amount + 1000]);
+    expect(await sim.payment(payment.imp_uid)).toMatchObject({ status: 'cancelled', cancel_amount: reservation.amount + 1000 });
+  }, 30_000);
 });
 
 describe('story 11: one lock order (seat, then reservation)', () => {

@@ -1,3 +1,4 @@
+import fetch from 'node-fetch';
 import { HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
@@ -220,12 +221,29 @@ describe('story 6: a payment cancelled outside our server after CONFIRMED', () =
     return { event, token, reservation, payment };
   }
 
-  async function expectCancelledAtGateway(booking: Awaited<ReturnType<typeof confirmedBooking>>) {
+  /** `source`: who saw the cancel (the sweep, the webhook, a repeated confirmPayment); the event names it. */
+  async function expectCancelledAtGateway(booking: Awaited<ReturnType<typeof confirmedBooking>>, source: 'RECONCILIATION' | 'WEBHOOK' | 'CLIENT_CONFIRM') {
     const { reservation, payment, event } = booking;
     expect((await reservationRow(t.orm, reservation.id)).status).toBe('CANCELLED');
-    expect(await refundRowsOf(t.orm, payment.imp_uid)).toEqual([
+    const refunds = await refundRowsOf(t.orm, payment.imp_uid);
+    expect(refunds).toEqual([
       expect.objectContaining({ reason: 'CANCELLED_AT_GATEWAY', status: 'SUCCEEDED', amount: reservation.amount, reservationId: reservation.id }),
     ]);
+    // Logged once, with what PortOne showed, for whoever looks into the booking later...
+    const logged = await t.orm.em
+      .getConnection()
+      .execute(`select outcome, reservation_id, refund_id, details from payment_event where gateway_payment_id = ? and kind = 'EXTERNAL_CANCEL'`, [payment.imp_uid]);
+    expect(logged).toEqual([
+      {
+        outcome: 'BOOKING_CANCELLED',
+        reservation_id: reservation.id,
+        refund_id: refunds[0].id,
+        details: { source, paid: reservation.amount, cancelled: reservation.amount, balance: 0 },
+      },
+    ]);
+    // ...and counted where operators watch (each test starts from an empty database).
+    const metrics = await (await fetch(t.url.replace(/\/graphql$/, '/metrics'))).text();
+    expect(metrics).toContain('booking_refunds{status="SUCCEEDED",reason="CANCELLED_AT_GATEWAY"} 1\n');
     // We sent nothing: the money was already given back by someone else.
     expect(await sim.cancelRequests(payment.imp_uid)).toEqual([]);
     // The seat is free again.
@@ -239,7 +257,7 @@ describe('story 6: a payment cancelled outside our server after CONFIRMED', () =
     await sim.consoleCancel(booking.payment.imp_uid);
     await clock.advance(sim, 60);
     await reconcile();
-    await expectCancelledAtGateway(booking);
+    await expectCancelledAtGateway(booking, 'RECONCILIATION');
   });
 
   // Today: the `cancelled` notification's settle returns the recorded CONFIRMED outcome; waitFor times out.
@@ -247,7 +265,7 @@ describe('story 6: a payment cancelled outside our server after CONFIRMED', () =
     const booking = await confirmedBooking('webhook-cancelled', t.url.replace(/\/graphql$/, '/webhooks/portone'));
     await sim.consoleCancel(booking.payment.imp_uid);
     await waitFor(async () => (await reservationRow(t.orm, booking.reservation.id)).status === 'CANCELLED', 10_000);
-    await expectCancelledAtGateway(booking);
+    await expectCancelledAtGateway(booking, 'WEBHOOK');
   });
 
   // Today: the repeated confirmPayment answers the recorded PaymentConfirmed; the booking stays CONFIRMED.
@@ -255,7 +273,7 @@ describe('story 6: a payment cancelled outside our server after CONFIRMED', () =
     const booking = await confirmedBooking('reconfirmed');
     await sim.consoleCancel(booking.payment.imp_uid);
     await confirmAs(t, booking.token, booking.reservation, booking.payment.imp_uid);
-    await expectCancelledAtGateway(booking);
+    await expectCancelledAtGateway(booking, 'CLIENT_CONFIRM');
   });
 
   // Today: no refund row is recorded for the partial cancel (refund rows []); the booking stays CONFIRMED silently.

@@ -275,9 +275,13 @@ describe('story 13: 0-won records, what buyers see, and which payment a booking 
   test('story 13: a CONFIRMED booking shows the payment that backs it, not a duplicate\'s refund', async () => {
     const { event, token, reservation } = await holdOne('double-payer');
     const first = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
-    const second = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount });
+    // The duplicate is of another amount, so the money shown tells which payment it belongs to.
+    const second = await sim.createPayment({ merchantUid: reservation.merchantUid, amount: reservation.amount + 700 });
     expect((await confirmAs(t, token, reservation, first.imp_uid)).data?.confirmPayment.__typename).toBe('PaymentConfirmed');
-    expect((await confirmAs(t, token, reservation, second.imp_uid)).data?.confirmPayment).toMatchObject({ reason: 'DUPLICATE_PAYMENT', refund: { status: 'SUCCEEDED' } });
+    expect((await confirmAs(t, token, reservation, second.imp_uid)).data?.confirmPayment).toMatchObject({
+      __typename: 'PaymentRefunded',
+      refund: { status: 'SUCCEEDED', amount: reservation.amount + 700 },
+    });
 
     const mine = await t.gql(`query($id: ID!) { reservation(id: $id) { status refund { id reason } } }`, { id: reservation.id }, { token });
     expect(mine.data).toEqual({ reservation: { status: 'CONFIRMED', refund: null } });

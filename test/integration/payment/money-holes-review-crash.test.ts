@@ -1,4 +1,5 @@
 import { Failpoints } from '../../../src/failpoints';
+import { refundAttemptLeaseMs } from '../../../src/payment/refunds/refund-attempts';
 import { ConfirmPaymentDocument, HoldSeatDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
@@ -10,7 +11,7 @@ import { waitFor } from '../../support/wait';
  * Review: a refund is created already claimed (attempt 1, leased) by its decision, and its first attempt
  * runs in the request after commit. When that attempt never happens (the process failed right after the
  * commit), the backup job due at lease end, or else reconciliation's overdue requeue, must still cancel
- * the payment exactly once. The lease is short here (it follows the PortOne timeouts): about 8 s.
+ * the payment exactly once. The lease is short here (it follows the PortOne timeouts): about 12 s.
  */
 let t: TestApp;
 let sim: SimulatorControl;
@@ -63,11 +64,11 @@ test('the first attempt never runs after the decision committed: the backup job 
   const done = await waitFor(async () => {
     const [row] = await refundRowsOf(t.orm, payment.imp_uid);
     return row.status !== 'PENDING' ? row : null;
-  }, 25_000, 200);
+  }, refundAttemptLeaseMs(t.config.portone) + 15_000, 200);
   expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2, lastError: null });
   const applied = (await sim.cancelRequests(payment.imp_uid)).filter((c) => c.applied);
   expect(applied.map((c) => c.amount)).toEqual([reservation.amount + 1000]);
-}, 40_000);
+}, 60_000);
 
 test('the backup job was lost too: reconciliation finds the refund overdue after the lease and cancels once', async () => {
   const { reservation, payment, refund } = await overpaidAndDecidedWithoutFirstAttempt();
@@ -76,7 +77,7 @@ test('the backup job was lost too: reconciliation finds the refund overdue after
   }>;
   expect(removed[0].removed).toBe(true);
   // Past the lease and reconciliation's grace: overdue.
-  await sleep(9_000);
+  await sleep(refundAttemptLeaseMs(t.config.portone) + 1_000);
   expect((await refundRowsOf(t.orm, payment.imp_uid))[0].status).toBe('PENDING');
   await t.app.services.reconciliation.run();
   const done = await waitFor(async () => {
@@ -86,4 +87,4 @@ test('the backup job was lost too: reconciliation finds the refund overdue after
   expect(done).toMatchObject({ status: 'SUCCEEDED', lastError: null });
   const applied = (await sim.cancelRequests(payment.imp_uid)).filter((c) => c.applied);
   expect(applied.map((c) => c.amount)).toEqual([reservation.amount + 1000]);
-}, 40_000);
+}, 60_000);
