@@ -28,13 +28,13 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'OUTCOME_UNKNOWN', 'MISCONFIGURED', 'I
 const WORST_CASE_REQUESTS_PER_ATTEMPT = 12;
 
 /**
- * The longest one attempt can take, plus slack for the database. One request lasts up to twice the
- * response timeout: node-fetch's timer runs from the socket (connecting included) to the headers, and a
- * second one while the body is read. An attempt's lease is at least this long, so no second attempt
- * starts while the first may still be cancelling (test/service/refund-attempt-lease measures both).
+ * The longest one attempt can take, plus slack for the database. One request lasts at most the response
+ * timeout, from waiting for a pooled socket to the body's last byte (`fetchTextWithin`). An attempt's lease
+ * is at least this long, so no second attempt starts while the first may still be cancelling
+ * (test/service/refund-attempt-lease measures both the requests and how long one may last).
  */
 export function refundAttemptLeaseMs(portone: { responseTimeoutMs: number }): number {
-  return WORST_CASE_REQUESTS_PER_ATTEMPT * 2 * portone.responseTimeoutMs + 5000;
+  return WORST_CASE_REQUESTS_PER_ATTEMPT * portone.responseTimeoutMs + 5000;
 }
 
 /** What one attempt owns while its lease lasts; the attempt number fences every write it makes. */

@@ -1,7 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
-import type { Socket } from 'node:net';
-import fetch, { FetchError } from 'node-fetch';
+import type http from 'node:http';
 import type { Logger } from 'pino';
 import {
   GatewayError,
@@ -14,6 +11,7 @@ import {
 } from '../../payment-gateway';
 import type { GatewayCallObserver } from '../../../observability/app-metrics';
 import { mapPortOneV1Failure, type PortOneV1Operation } from './portone-v1.errors';
+import { agentWithConnectTimeout, fetchTextWithin, NOT_SENT, PortOneDeadlineExceeded } from '../portone-http';
 
 export interface PortOneV1ClientOptions {
   baseUrl: string;
@@ -60,26 +58,6 @@ function exactAmount(value: number | string | null | undefined): number {
   return Number.isFinite(n) ? Math.round(n * 10_000) / 10_000 : Number.NaN;
 }
 
-/** Connect timeouts need a socket-level timer: node-fetch's own timeout covers the whole response. */
-export function agentWithConnectTimeout(baseUrl: string, connectTimeoutMs: number): http.Agent {
-  const Base = baseUrl.startsWith('https:') ? https.Agent : http.Agent;
-  const agent = new Base({ keepAlive: true, maxSockets: 50 });
-  const create = (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection.bind(agent);
-  (agent as unknown as { createConnection: (...args: unknown[]) => Socket }).createConnection = (...args: unknown[]) => {
-    const socket = create(...args);
-    const timer = setTimeout(() => {
-      socket.destroy(Object.assign(new Error(`connect timeout after ${connectTimeoutMs} ms`), { code: 'ECONNTIMEOUT' }));
-    }, connectTimeoutMs);
-    timer.unref();
-    socket.once('connect', () => clearTimeout(timer));
-    socket.once('close', () => clearTimeout(timer));
-    return socket;
-  };
-  return agent;
-}
-
-/** Errors that mean the request never left this machine, so PortOne cannot have acted on it. */
-export const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNTIMEOUT']);
 
 /**
  * PortOne V1 REST client. The access token is cached by the expiry PortOne reports (`expired_at - now`,
@@ -232,29 +210,31 @@ export class PortOneV1Client implements PaymentGateway {
     const started = performance.now();
     const logPath = path.replace(/\?.*$/, '');
     try {
-      const response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        agent: this.agent,
-        timeout: this.options.responseTimeoutMs,
-        headers: {
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
+      const response = await fetchTextWithin(
+        `${this.baseUrl}${path}`,
+        {
+          method,
+          agent: this.agent,
+          headers: {
+            accept: 'application/json',
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
+        this.options.responseTimeoutMs,
+      );
       this.observe(operation, `${Math.floor(response.status / 100)}xx`, started);
       this.options.logger?.info(
         { portone: { method, path: logPath, status: response.status, ms: Math.round(performance.now() - started) } },
         'PortOne call',
       );
-      return { httpStatus: response.status, envelope: parseEnvelope<T>(text) };
+      return { httpStatus: response.status, envelope: parseEnvelope<T>(response.text) };
     } catch (error) {
       const code = (error as { code?: string }).code;
       const message = error instanceof Error ? error.message : String(error);
       this.options.logger?.warn({ portone: { method, path: logPath, error: code ?? message, ms: Math.round(performance.now() - started) } }, 'PortOne call failed');
-      const timedOut = error instanceof FetchError && error.type === 'request-timeout';
+      const timedOut = error instanceof PortOneDeadlineExceeded;
       this.observe(operation, timedOut ? 'timeout' : 'network', started);
       throw mapPortOneV1Failure(operation, { kind: 'network', code: timedOut ? 'ETIMEDOUT' : code, message, requestSent: timedOut || !NOT_SENT.has(code ?? '') });
     }

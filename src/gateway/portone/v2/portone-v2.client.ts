@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
-import fetch, { FetchError } from 'node-fetch';
 import type { Logger } from 'pino';
 import type { GatewayCallObserver } from '../../../observability/app-metrics';
 import {
@@ -11,7 +10,7 @@ import {
   type PaymentListPage,
   type PaymentListQuery,
 } from '../../payment-gateway';
-import { agentWithConnectTimeout, NOT_SENT } from '../v1/portone-v1.client';
+import { agentWithConnectTimeout, fetchTextWithin, NOT_SENT, PortOneDeadlineExceeded } from '../portone-http';
 import { mapPortOneV2Failure, parseV2ErrorBody, type PortOneV2Operation } from './portone-v2.errors';
 import { toGatewayPayment, toMinorUnits, toV2RefundAccount, type V2PaymentBody } from './portone-v2.payment-mapping';
 
@@ -162,27 +161,28 @@ export class PortOneV2Client implements PaymentGateway {
     const started = performance.now();
     const logPath = path.replace(/\?.*$/, '');
     let response;
-    let text: string;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        agent: this.agent,
-        timeout: this.options.responseTimeoutMs,
-        headers: {
-          accept: 'application/json',
-          authorization: `PortOne ${this.options.apiSecret}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...extraHeaders,
+      response = await fetchTextWithin(
+        `${this.baseUrl}${path}`,
+        {
+          method,
+          agent: this.agent,
+          headers: {
+            accept: 'application/json',
+            authorization: `PortOne ${this.options.apiSecret}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...extraHeaders,
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      text = await response.text();
+        this.options.responseTimeoutMs,
+      );
       this.observe(operation, `${Math.floor(response.status / 100)}xx`, started);
     } catch (error) {
       const code = (error as { code?: string }).code;
       const message = error instanceof Error ? error.message : String(error);
       this.options.logger?.warn({ portone: { version: 'v2', method, path: logPath, error: code ?? message, ms: Math.round(performance.now() - started) } }, 'PortOne call failed');
-      const timedOut = error instanceof FetchError && error.type === 'request-timeout';
+      const timedOut = error instanceof PortOneDeadlineExceeded;
       this.observe(operation, timedOut ? 'timeout' : 'network', started);
       throw mapPortOneV2Failure(operation, { kind: 'network', code: timedOut ? 'ETIMEDOUT' : code, message, requestSent: timedOut || !NOT_SENT.has(code ?? '') });
     }
@@ -191,10 +191,10 @@ export class PortOneV2Client implements PaymentGateway {
       'PortOne call',
     );
     if (response.status < 200 || response.status >= 300) {
-      throw mapPortOneV2Failure(operation, { kind: 'http', httpStatus: response.status, body: parseV2ErrorBody(text) });
+      throw mapPortOneV2Failure(operation, { kind: 'http', httpStatus: response.status, body: parseV2ErrorBody(response.text) });
     }
     try {
-      return JSON.parse(text) as T;
+      return JSON.parse(response.text) as T;
     } catch {
       // A 2xx we cannot read: for a cancel it may well have been applied.
       throw mapPortOneV2Failure(operation, { kind: 'http', httpStatus: 502, body: null });
