@@ -138,9 +138,9 @@ export function crashTestServerEnv(
     JWT_SECRET: TEST_JWT_SECRET,
     ...portoneEnv,
     PORTONE_CONNECT_TIMEOUT_MS: '500',
-    // The refund attempt lease follows this (refundAttemptLeaseMs, about 22 s here), and a restarted
-    // server finishes a refund whose attempt died with the process only after it: these tests wait for that.
-    PORTONE_RESPONSE_TIMEOUT_MS: '700',
+    // The refund attempt lease follows this (refundAttemptLeaseMs, 23 s here), and a restarted server
+    // finishes a refund whose attempt died with the process only after it: these tests wait for that.
+    PORTONE_RESPONSE_TIMEOUT_MS: '1500',
     REFUND_BACKOFF_BASE_MS: '200',
     REFUND_BACKOFF_MAX_MS: '1000',
     RECONCILE_INTERVAL_MS: String(options.reconcileIntervalMs ?? CRASH_TEST_RECONCILE_INTERVAL_MS),

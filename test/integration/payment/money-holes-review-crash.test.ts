@@ -11,7 +11,7 @@ import { waitFor } from '../../support/wait';
  * Review: a refund is created already claimed (attempt 1, leased) by its decision, and its first attempt
  * runs in the request after commit. When that attempt never happens (the process failed right after the
  * commit), the backup job due at lease end, or else reconciliation's overdue requeue, must still cancel
- * the payment exactly once. The lease is short here (it follows the PortOne timeouts): about 12 s.
+ * the payment exactly once. The lease is short here (it follows the PortOne timeouts): about 9 s.
  */
 let t: TestApp;
 let sim: SimulatorControl;
