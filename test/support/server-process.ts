@@ -148,18 +148,23 @@ export function crashTestServerEnv(
 }
 
 /**
- * Runs `npm run demo`'s script against a server started by `npm start` (its built-in simulator) and
- * checks what every version's demo tells: no error output, both union members, the refund SUCCEEDED.
- * Returns the demo's output for the version's own checks.
+ * Runs `npm run demo` itself (the npm script a user types, not only the file it points at) against a
+ * server started by `npm start` (its built-in simulator) and checks what every version's demo tells: no
+ * error output, both union members, the refund SUCCEEDED. Returns the demo's output for the version's own
+ * checks.
  */
 export function runDemoAgainst(server: ServerProcess, env: Record<string, string>): string {
-  const demo = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/demo.ts'], {
+  // The server's ports are the OS's pick (PORT=0), not the defaults the demo assumes: say where they are.
+  const demo = spawnSync('npm', ['run', 'demo'], {
+    cwd: process.cwd(),
     env: { ...process.env, ...env, API_URL: server.url, PORTONE_SIMULATOR_URL: server.simulatorUrl! },
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 90_000,
   });
   expect(demo.stderr).toBe('');
   expect(demo.status).toBe(0);
+  // npm echoes the script it runs: proof that the package.json entry was the one exercised.
+  expect(demo.stdout).toMatch(/^> \S+ demo\n> .*scripts\/demo\.ts/m);
   expect(demo.stdout).toContain('"__typename": "PaymentConfirmed"');
   expect(demo.stdout).toContain('"__typename": "PaymentRefunded"');
   expect(demo.stdout).toContain('[7] The refund reached SUCCEEDED');
