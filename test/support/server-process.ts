@@ -14,7 +14,10 @@ export interface ServerProcess {
   /** The built-in PortOne simulator's URL when the server started one (no PORTONE_API_URL). */
   simulatorUrl: string | null;
   child: ChildProcess;
+  /** Everything written to stdout and stderr, interleaved as it arrived. */
   output(): string;
+  /** What was written to stderr alone (pino logs to stdout; npm, Node and PostgreSQL complain here). */
+  stderr(): string;
   /** Resolves when the process has exited (by itself, or killed). */
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -46,8 +49,12 @@ export async function startServerProcess(
     detached: options.via === 'npm-start',
   });
   let output = '';
+  let stderr = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+    stderr += chunk;
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const deadline = Date.now() + 60_000;
   let url: string | null = null;
@@ -72,6 +79,7 @@ export async function startServerProcess(
     simulatorUrl: /^PortOne:\s+simulator at (http:\/\/\S+)/m.exec(output)?.[1] ?? null,
     child,
     output: () => output,
+    stderr: () => stderr,
     exited,
     async kill(signal = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
