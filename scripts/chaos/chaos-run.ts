@@ -3,7 +3,6 @@ import fetch from 'node-fetch';
 import pino from 'pino';
 import { JwtIdentity } from '../../src/auth/identity';
 import { openDatabase } from '../../src/db/database';
-import { findFreePort } from '../../src/free-port';
 import { startPortOneSimulator, type PortOneSimulator } from '../../src/gateway/portone/sim/portone-simulator';
 import { SimulatorControlClient } from '../../src/gateway/portone/sim/simulator-control.client';
 import type { Fault, FaultKind, SimulatorEndpoint } from '../../src/gateway/portone/sim/simulator-state';
@@ -148,13 +147,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     RECONCILE_GRACE_MS: '2000',
     HOLD_MINUTES: String(options.holdMinutes),
   };
-  const servers = [
-    new ServerInstance('server-a', await findFreePort(), env, options.cwd),
-    new ServerInstance('server-b', await findFreePort(), env, options.cwd),
-  ];
+  // Each server's address is a front that stays bound for the whole run (see ServerInstance): no port race.
+  const servers: ServerInstance[] = [];
   const restarts: Array<Promise<void>> = [];
   let report: ChaosReport | null = null;
   try {
+    for (const name of ['server-a', 'server-b']) servers.push(await ServerInstance.open(name, env, options.cwd));
     for (const server of servers) await server.start();
     const startupMs = Date.now() - t0;
     log(`chaos: PostgreSQL, simulator and 2 servers up in ${(startupMs / 1000).toFixed(1)} s`);

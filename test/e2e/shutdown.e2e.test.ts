@@ -113,6 +113,30 @@ function errorLines(output: string): string[] {
   });
 }
 
+/**
+ * No error-level JSON log line, and nothing but JSON on stderr. Error text that bypasses pino (a raw
+ * console.error of a pg client, a stack trace, npm's `npm error` lines after a signal death) lands on
+ * stderr as plain text. A clean stop writes nothing there at all: pino logs to stdout, and npm 11 prints
+ * nothing to stderr when its script exits 0 (checked), so there is nothing of npm's to exclude.
+ */
+function expectNoErrorOutput(server: ServerProcess): void {
+  expect(errorLines(server.output())).toEqual([]);
+  expect(plainLines(server.stderr())).toEqual([]);
+}
+
+/** The non-blank lines of `output` that are not JSON. */
+function plainLines(output: string): string[] {
+  return output.split('\n').filter((line) => {
+    if (line.trim() === '') return false;
+    try {
+      JSON.parse(line);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
 /** The server, npm and PostgreSQL are gone and nothing listens on their ports. */
 async function expectEverythingStopped(server: ServerProcess, postgres: { pid: number; port: number }): Promise<void> {
   expect(alive(postgres.pid)).toBe(false);
@@ -191,7 +215,7 @@ test('SIGTERM to `npm start` while confirmPayment is in flight: the request comp
     expect(server.output()).toContain('"msg":"shutdown complete"');
     expect(Date.now() - signalledAt).toBeGreaterThan(1000);
     expect(server.output()).not.toContain('at the shutdown deadline');
-    expect(errorLines(server.output())).toEqual([]);
+    expectNoErrorOutput(server);
     await expectEverythingStopped(server, postgres);
   } finally {
     await killGroup(server);
@@ -233,7 +257,7 @@ test('SIGTERM during a refund cancel: the next start finishes the refund with on
 
     await expectExitCode(first, 0);
     await confirming;
-    expect(errorLines(first.output())).toEqual([]);
+    expectNoErrorOutput(first);
     await expectEverythingStopped(first, postgres);
   } finally {
     await killGroup(first);
@@ -259,7 +283,7 @@ test('SIGTERM during a refund cancel: the next start finishes the refund with on
     // Ctrl-C: SIGINT to the whole foreground group (npm forwards its copy to node too).
     process.kill(-second.child.pid!, 'SIGINT');
     await expectExitCode(second, 0);
-    expect(errorLines(second.output())).toEqual([]);
+    expectNoErrorOutput(second);
     await expectEverythingStopped(second, postgres);
   } finally {
     await killGroup(second);
@@ -296,7 +320,7 @@ test('SIGTERM while the job worker is in a refund cancel past the deadline: the 
     process.kill(first.child.pid!, 'SIGTERM');
     await expectExitCode(first, 0);
     expect(first.output()).toContain('a job was still running at the shutdown deadline');
-    expect(errorLines(first.output())).toEqual([]);
+    expectNoErrorOutput(first);
     expect((await simulator.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(0);
   } finally {
     await killGroup(first);
@@ -317,6 +341,7 @@ test('SIGTERM while the job worker is in a refund cancel past the deadline: the 
     expect((await simulator.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(1);
     process.kill(second.child.pid!, 'SIGTERM');
     await expectExitCode(second, 0);
+    expectNoErrorOutput(second);
   } finally {
     await killGroup(second);
     stopLeftoverPostgres();

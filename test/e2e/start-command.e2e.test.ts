@@ -111,4 +111,5 @@ test('npm start without configuration: embedded PostgreSQL, simulator, demo data
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
-});
+  // Three starts of the embedded PostgreSQL and two `npm run demo` runs: near a minute on a loaded 2-core machine.
+}, 180_000);

@@ -14,7 +14,10 @@ export interface ServerProcess {
   /** The built-in PortOne simulator's URL when the server started one (no PORTONE_API_URL). */
   simulatorUrl: string | null;
   child: ChildProcess;
+  /** Everything written to stdout and stderr, interleaved as it arrived. */
   output(): string;
+  /** What was written to stderr alone (pino logs to stdout; npm, Node and PostgreSQL complain here). */
+  stderr(): string;
   /** Resolves when the process has exited (by itself, or killed). */
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -46,8 +49,12 @@ export async function startServerProcess(
     detached: options.via === 'npm-start',
   });
   let output = '';
+  let stderr = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+    stderr += chunk;
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const deadline = Date.now() + 60_000;
   let url: string | null = null;
@@ -72,6 +79,7 @@ export async function startServerProcess(
     simulatorUrl: /^PortOne:\s+simulator at (http:\/\/\S+)/m.exec(output)?.[1] ?? null,
     child,
     output: () => output,
+    stderr: () => stderr,
     exited,
     async kill(signal = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -150,18 +158,23 @@ export function crashTestServerEnv(
 }
 
 /**
- * Runs `npm run demo`'s script against a server started by `npm start` (its built-in simulator) and
- * checks what every version's demo tells: no error output, both union members, the refund SUCCEEDED.
- * Returns the demo's output for the version's own checks.
+ * Runs `npm run demo` itself (the npm script a user types, not only the file it points at) against a
+ * server started by `npm start` (its built-in simulator) and checks what every version's demo tells: no
+ * error output, both union members, the refund SUCCEEDED. Returns the demo's output for the version's own
+ * checks.
  */
 export function runDemoAgainst(server: ServerProcess, env: Record<string, string>): string {
-  const demo = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'scripts/demo.ts'], {
+  // The server's ports are the OS's pick (PORT=0), not the defaults the demo assumes: say where they are.
+  const demo = spawnSync('npm', ['run', 'demo'], {
+    cwd: process.cwd(),
     env: { ...process.env, ...env, API_URL: server.url, PORTONE_SIMULATOR_URL: server.simulatorUrl! },
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 90_000,
   });
   expect(demo.stderr).toBe('');
   expect(demo.status).toBe(0);
+  // npm echoes the script it runs: proof that the package.json entry was the one exercised.
+  expect(demo.stdout).toMatch(/^> \S+ demo\n> .*scripts\/demo\.ts/m);
   expect(demo.stdout).toContain('"__typename": "PaymentConfirmed"');
   expect(demo.stdout).toContain('"__typename": "PaymentRefunded"');
   expect(demo.stdout).toContain('[7] The refund reached SUCCEEDED');
