@@ -144,7 +144,11 @@ export class PortOneV1Client implements PaymentGateway {
       if (error instanceof GatewayError && error.kind === 'NOT_FOUND') return { payments: [], nextPage: null };
       throw error;
     }
-    return { payments: (body.list ?? []).map(toGatewayPayment), nextPage: body.next > query.page ? body.next : null };
+    const list = body.list ?? [];
+    // The sweep pages a crowd to its end with no call budget, so the walk ends on what came back, not on
+    // `next` alone: an empty page, or the pages asked for covering `total`, ends it.
+    const more = list.length > 0 && body.next > query.page && (typeof body.total !== 'number' || query.page * query.limit < body.total);
+    return { payments: list.map(toGatewayPayment), nextPage: more ? body.next : null };
   }
 
   /** `DELETE /vbanks/{imp_uid}`: the account then reads CANCELLED with nothing cancelled and no paidAt. */

@@ -138,7 +138,9 @@ export class PortOneV2Client implements PaymentGateway {
       'GET',
       `/payments?requestBody=${encodeURIComponent(JSON.stringify(requestBody))}`,
     );
-    const seen = (body.page.number + 1) * body.page.size;
+    // Counted from the page we asked for, not the number PortOne echoes: one that never moved would keep
+    // the sweep's walk (no call budget inside a crowd) going forever. PortOne's size, in case it capped ours.
+    const seen = query.page * body.page.size;
     return { payments: body.items.map(toGatewayPayment), nextPage: body.items.length > 0 && seen < body.page.totalCount ? query.page + 1 : null };
   }
 
