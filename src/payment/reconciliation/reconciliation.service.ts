@@ -20,6 +20,11 @@ export type { ReconciliationPolicy, ReconciliationReport } from './reconciliatio
 /** V1 answers at most 90 days per listing call. */
 const MAX_WINDOW_MS = 89 * 86_400_000;
 const CURSOR_HOLD_LIMIT_MS = 86_400_000;
+/**
+ * A backstop for the crowd walk below, which has no run budget: more pages than this in two seconds
+ * (10⁷ payments at the largest page size) means the listing does not end, not a crowd. The cursor stays.
+ */
+const MAX_PAGES_PER_CROWD = 10_000;
 const SWEPT_LISTINGS: Array<PaymentListQuery['status']> = ['paid', 'cancelled', 'ready'];
 
 type DecidedRow = { gateway_payment_id: string; decision: string; amount: string; reservation_status: string; refund_status: string | null };
@@ -104,6 +109,11 @@ export class ReconciliationService {
         }
         payments.push(...result.payments);
         page = result.nextPage;
+        if (page !== null && page > MAX_PAGES_PER_CROWD) {
+          report.errors += 1;
+          this.logger.error({ listing, from: new Date(from), to: new Date(to), page }, 'reconciliation sweep: PortOne listing does not end; the cursor stays before it');
+          return;
+        }
         if (page !== null && to - from > 2000) {
           const middle = from + Math.floor((to - from) / 2);
           pending.push([middle, to], [from, middle]);
