@@ -24,7 +24,9 @@ class EndlessListing implements PaymentGateway {
     this.calls.push(query);
     return { payments: [], nextPage: query.page + 1 };
   }
-  async revokeVirtualAccount(): Promise<void> {}
+  async revokeVirtualAccount(id: string): Promise<GatewayPayment> {
+    throw new GatewayError('NOT_FOUND', `no payment ${id}`);
+  }
 }
 
 const gateway = new EndlessListing();
