@@ -95,12 +95,14 @@ export class ReconciliationService {
       const payments: GatewayPayment[] = [];
       let page: number | null = 1;
       let split = false;
-      // The budget bounds how many windows a run reads, not one window: a window of two seconds or less
-      // cannot be split, and stopping inside it would restart it at page 1 every run, never getting past.
+      // The budget bounds how many windows a run reads, not the pages of one: a window of two seconds or less
+      // cannot be split, and stopping inside it would restart it at page 1 every run, never getting past. Its
+      // further pages do not count either, or a crowd re-read through the overlap would spend every run's
+      // budget and the cursor would never get far past it.
       while (page !== null) {
         let result;
         try {
-          calls += 1;
+          if (page === 1) calls += 1;
           result = await this.gateway.listPayments({ status: listing, from: new Date(from), to: new Date(to), page, limit: this.policy.sweepPageSize });
         } catch (error) {
           report.errors += 1;

@@ -125,10 +125,11 @@ test('a run whose page budget is spent mid-walk leaves the cursor after the last
   const first = await reconcile();
   expect(first.errors).toBe(0);
   const firstReads = await paidListingsSince(beforeFirst);
-  expect(firstReads).toHaveLength(PAGES_PER_RUN);
+  // The budget counts windows (their first pages); a window's further pages are read to its end uncounted.
+  expect(firstReads.filter((r) => r.page === 1)).toHaveLength(PAGES_PER_RUN);
   let cursor = await cursorMs('paid');
   // The budget ran out in the window after the last one read to its end, or just as that one was read.
-  const last = firstReads[PAGES_PER_RUN - 1];
+  const last = firstReads[firstReads.length - 1];
   expect(Math.floor(cursor / 1000) === last.from || Math.ceil(cursor / 1000) === last.to).toBe(true);
   await expectSettledUpTo(payments, cursor);
 
@@ -138,7 +139,7 @@ test('a run whose page budget is spent mid-walk leaves the cursor after the last
     const report = await reconcile();
     expect(report.errors).toBe(0);
     const reads = await paidListingsSince(before);
-    expect(reads.length).toBeLessThanOrEqual(PAGES_PER_RUN);
+    expect(reads.filter((r) => r.page === 1).length).toBeLessThanOrEqual(PAGES_PER_RUN);
     // Each run starts at the previous one's cursor less the overlap, never at the first run's start.
     expect(reads[0].from).toBe(Math.floor((cursor - OVERLAP_MS) / 1000));
     expect(Math.min(...reads.map((r) => r.from!))).toBe(reads[0].from);
