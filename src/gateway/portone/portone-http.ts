@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import fetch, { FetchError, type RequestInit } from 'node-fetch';
+import fetch, { type RequestInit } from 'node-fetch';
 
 /** Connect timeouts need a socket-level timer: the request's deadline covers the whole exchange. */
 export function agentWithConnectTimeout(baseUrl: string, connectTimeoutMs: number): http.Agent {
@@ -46,7 +46,7 @@ export async function fetchTextWithin(url: string, init: Omit<RequestInit, 'sign
     const response = await fetch(url, { ...init, signal: controller.signal as NonNullable<RequestInit['signal']> });
     return { status: response.status, text: await response.text() };
   } catch (error) {
-    if (controller.signal.aborted || (error instanceof FetchError && error.type === 'request-timeout')) throw new PortOneDeadlineExceeded(deadlineMs);
+    if (controller.signal.aborted) throw new PortOneDeadlineExceeded(deadlineMs);
     throw error;
   } finally {
     clearTimeout(timer);
