@@ -49,6 +49,10 @@ export function simulatorControl(baseUrl: string) {
     advanceClock(seconds: number): Promise<{ now: number }> {
       return request('POST', '/__control/clock', { advanceSeconds: seconds });
     },
+    /** Stops PortOne's clock at its current second, or puts it back on its course. */
+    freezeClock(frozen: boolean): Promise<{ now: number }> {
+      return request('POST', '/__control/clock', { freeze: frozen });
+    },
     fault(fault: { endpoint: string; kind: string; times?: number; latencyMs?: number; code?: number; message?: string }): Promise<unknown> {
       return request('POST', '/__control/faults', fault);
     },

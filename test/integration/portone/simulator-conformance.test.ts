@@ -45,7 +45,11 @@ describe('A0 envelope, statuses and auth header', () => {
 });
 
 describe('A1 getToken', () => {
+  afterEach(() => control.freezeClock(false));
+
   test('the same token and expiry while valid; +300 s within the last minute; a new one after expiry', async () => {
+    // Frozen, so the wall clock cannot tick a second between two calls and shift the exact sums below.
+    await control.freezeClock(true);
     const first = (await call('POST', '/users/getToken', { body: { imp_key: KEY, imp_secret: SECRET } })).json.response;
     expect(first.expired_at - first.now).toBe(1800);
     await control.advanceClock(600);
@@ -61,6 +65,20 @@ describe('A1 getToken', () => {
     const fresh = (await call('POST', '/users/getToken', { body: { imp_key: KEY, imp_secret: SECRET } })).json.response;
     expect(fresh.access_token).not.toBe(first.access_token);
     expect(fresh.expired_at - fresh.now).toBe(1800);
+  });
+
+  test('a frozen clock stands still while the wall clock ticks, keeps its moves, and is back on its course unfrozen', async () => {
+    const { now: running } = await control.advanceClock(0);
+    const { now: frozenAt } = await control.freezeClock(true);
+    expect(frozenAt - running).toBeLessThanOrEqual(1);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await control.advanceClock(0)).now).toBe(frozenAt);
+    expect((await control.advanceClock(60)).now).toBe(frozenAt + 60);
+    const { now: unfrozen } = await control.freezeClock(false);
+    // 1.1 s of wall clock passed while frozen: the running clock shows it, plus the 60 s move.
+    expect(unfrozen).toBeGreaterThanOrEqual(frozenAt + 61);
+    expect(unfrozen).toBeLessThanOrEqual(frozenAt + 63);
+    await control.advanceClock(-60);
   });
 
   test('wrong credentials are 401', async () => {

@@ -129,10 +129,13 @@ export function registerV1ControlRoutes(server: FastifyInstance, { state, webhoo
     return state.options;
   });
 
-  server.post('/__control/clock', async (request) => {
+  server.post('/__control/clock', async (request, reply) => {
     const body = (request.body ?? {}) as Body;
-    if (body.advanceSeconds !== undefined) state.clockOffsetSeconds += Number(body.advanceSeconds);
-    if (body.now !== undefined) state.clockOffsetSeconds = Number(body.now) - Math.floor(Date.now() / 1000);
+    if (body.freeze !== undefined && typeof body.freeze !== 'boolean') return reply.code(400).send({ error: 'freeze must be a boolean' });
+    if (body.freeze === true) state.freezeClock(true);
+    if (body.advanceSeconds !== undefined) state.advanceClock(Number(body.advanceSeconds));
+    if (body.now !== undefined) state.setClock(Number(body.now));
+    if (body.freeze === false) state.freezeClock(false);
     return { now: state.now() };
   });
 

@@ -71,6 +71,11 @@ export class SimulatorControlClient extends SimulatorControlHttpClient<Simulator
     return this.post('/__control/clock', { advanceSeconds: seconds });
   }
 
+  /** Stops PortOne's clock at its current second (`true`) or lets it run on from there (`false`). */
+  async freezeClock(frozen: boolean): Promise<{ now: number }> {
+    return this.post('/__control/clock', { freeze: frozen });
+  }
+
   async injectFault(fault: {
     endpoint: SimulatorEndpoint | 'all';
     kind: FaultKind;

@@ -133,6 +133,8 @@ export interface WebhookRecord {
 /** Everything the simulator knows; also what the control API's ledger shows. */
 export class SimulatorState {
   clockOffsetSeconds = 0;
+  /** Set while the clock is frozen: the second `now()` answers. */
+  private frozenAt: number | null = null;
   tokens = new Map<string, { token: string; expiredAt: number }>();
   tokensIssued: Array<{ at: number; token: string; expiredAt: number; reused: boolean }> = [];
   /** TCP connections that carried at least one API call (control calls aside): keep-alive reuse shows here. */
@@ -154,11 +156,33 @@ export class SimulatorState {
   }
 
   now(): number {
-    return Math.floor(Date.now() / 1000) + this.clockOffsetSeconds;
+    return this.frozenAt ?? Math.floor(Date.now() / 1000) + this.clockOffsetSeconds;
+  }
+
+  /**
+   * Stops PortOne's clock at its current second (tests that need many payments within one second: the
+   * wall clock would otherwise tick between two of them). Unfrozen, it is back on its course, as if it
+   * had never stopped; moves made while frozen are kept.
+   */
+  freezeClock(frozen: boolean): void {
+    if (frozen && this.frozenAt === null) this.frozenAt = this.now();
+    if (!frozen) this.frozenAt = null;
+  }
+
+  advanceClock(seconds: number): void {
+    this.clockOffsetSeconds += seconds;
+    if (this.frozenAt !== null) this.frozenAt += seconds;
+  }
+
+  /** Sets the clock to `now` (epoch seconds); a frozen clock stays frozen there. */
+  setClock(now: number): void {
+    this.clockOffsetSeconds = now - Math.floor(Date.now() / 1000);
+    if (this.frozenAt !== null) this.frozenAt = now;
   }
 
   reset(): void {
     this.clockOffsetSeconds = 0;
+    this.frozenAt = null;
     this.tokens.clear();
     this.tokensIssued = [];
     this.apiConnections = 0;
