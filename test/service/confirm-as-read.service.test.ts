@@ -1,8 +1,9 @@
 import { CancelReservationDocument } from '../generated/graphql';
 import { createEventViaApi } from '../support/fixtures';
-import { holdSeatAs, paymentRowsOf, reservationRow, sleep } from '../support/money-holes';
+import { holdSeatAs, paymentRowsOf, reservationRow } from '../support/money-holes';
 import { expectMoneyInvariants } from '../support/money-invariants';
 import { useTestApp } from '../support/test-app';
+import { waitFor } from '../support/wait';
 
 /**
  * A buyer's confirmation decides on the reservation as it read it before asking PortOne, and writes the
@@ -13,6 +14,7 @@ import { useTestApp } from '../support/test-app';
 const t = useTestApp({ startWorker: false });
 
 const READ_LATENCY_MS = 600;
+const getPaymentReads = async () => (await t.simulator.control.ledger()).apiCalls.getPayment ?? 0;
 
 // An event's start never moves (Event.startsAt): the changes below are what other paths do.
 type Change = (context: { reservationId: string; seatId: string; paymentId: string }) => Promise<unknown>;
@@ -62,13 +64,15 @@ test.each(changes)('while PortOne is asked, $name: the confirmation decides on t
   const paymentId = await t.simulator.pay({ merchantUid: reservation.merchantUid, amount: reservation.amount });
   // Only the confirmation's own read waits: the change is made while it does.
   await t.simulator.fault({ endpoint: 'getPayment', kind: 'latency', latencyMs: READ_LATENCY_MS, times: 1 });
+  const readsBefore = await getPaymentReads();
 
   const confirming = t.app.services.settlement.confirmForBuyer(
     t.orm.em.fork(),
     { userId: 'as-read-buyer', isAdmin: false },
     { reservationId: reservation.id, paymentId, merchantUid: reservation.merchantUid },
   );
-  await sleep(READ_LATENCY_MS / 4);
+  // The confirmation's read has reached PortOne (and drawn the delay) before the change is made.
+  await waitFor(async () => (await getPaymentReads()) > readsBefore, 5000, 10);
   await change({ reservationId: reservation.id, seatId, paymentId });
   const outcome = await confirming;
 

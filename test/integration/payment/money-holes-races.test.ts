@@ -25,8 +25,8 @@ describe('story 9: refund attempts are fenced', () => {
     await sim.fault({ endpoint: 'cancel', kind: 'latency', latencyMs: cancelLatencyMs, times: 1 });
     const confirming = confirmAs(t, token, reservation, payment.imp_uid);
     const refund = await waitFor(async () => (await refundRowsOf(t.orm, payment.imp_uid)).find((r) => r.attempts >= 1), 10_000, 20);
-    // The first attempt has read the payment back and its cancel is now waiting at PortOne.
-    await sleep(700);
+    // The first attempt's cancel has reached PortOne and is now waiting there (it drew the delay).
+    await waitFor(async () => ((await sim.ledger()).apiCalls.cancel ?? 0) >= 1, 10_000, 20);
     return { reservation, payment, refund, confirming };
   }
 

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { findFreePort } from '../../../src/free-port';
 import { PortOneV1Client } from '../../../src/gateway/portone/v1/portone-v1.client';
 import { gatewayErrorKindOf } from '../../support/gateway-errors';
+import { waitFor } from '../../support/wait';
 import { useSimulatorHarness } from '../../support/simulator-harness';
 
 /** The real client against the simulator over HTTP: nothing here is stubbed. */
@@ -87,7 +88,8 @@ test('a cancel that times out is OUTCOME_UNKNOWN; reading back shows what happen
   expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe(
     'OUTCOME_UNKNOWN',
   );
-  await new Promise((resolve) => setTimeout(resolve, 900));
+  // The simulator applies the cancel once its delay is over: read back until then (a loaded machine may be late).
+  await waitFor(async () => (await newClient().getPayment(impUid)).status === 'CANCELLED', 5000);
   expect((await newClient().getPayment(impUid)).status).toBe('CANCELLED');
 });
 

@@ -4,6 +4,7 @@ import { PortOneV2SimulatorControlClient } from '../../../../src/gateway/portone
 import { newWebhookSecret, startPortOneV2Simulator, type PortOneV2Simulator } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator';
 import { PortOneV2Client } from '../../../../src/gateway/portone/v2/portone-v2.client';
 import { gatewayErrorKindOf, gatewayErrorOf } from '../../../support/gateway-errors';
+import { waitFor } from '../../../support/wait';
 import { startSimulatorHarnessV2 } from '../../../support/simulator-harness-v2';
 
 /** The real V2 client against the V2 simulator over HTTP: nothing here is stubbed. */
@@ -164,7 +165,7 @@ describe('cancel', () => {
     const client = newClient();
     const request = { gatewayPaymentId: 'pay-dup', amount: 8000, expectedCancellableAmount: 8000, reason: 'booking refund', idempotencyKey: key('dup') };
     const first = client.cancelPayment(request);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(async () => (await control.ledger()).cancelRequests.length >= 1, 5000, 10); // the first has arrived and waits
     const second = await gatewayErrorOf(client.cancelPayment(request));
     expect(second).toMatchObject({ kind: 'OUTCOME_UNKNOWN', details: { gatewayCode: 'IDEMPOTENCY_OUTSTANDING_REQUEST', httpStatus: 409 } });
     expect(await first).toMatchObject({ cancelledAmount: 8000 });

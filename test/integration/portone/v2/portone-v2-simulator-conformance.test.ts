@@ -3,6 +3,7 @@ import { startPortOneSimulator } from '../../../../src/gateway/portone/sim/porto
 import { PortOneV2SimulatorControlClient } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator-control.client';
 import { newWebhookSecret, parseSfString, startPortOneV2Simulator, type PortOneV2Simulator } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator';
 import type { V2PaymentStatus } from '../../../../src/gateway/portone/sim/v2/portone-v2-simulator-state';
+import { waitFor } from '../../../support/wait';
 import { v2ErrorStatus, v2ResponseValidator, v2SchemaValidator } from '../../../support/portone-v2-openapi';
 
 /**
@@ -229,7 +230,7 @@ describe('Idempotency-Key', () => {
     await control.injectFault({ endpoint: 'cancel', kind: 'latency', latencyMs: 800 });
     const body = { reason: 'r' };
     const first = call('POST', '/payments/p-idem-fly/cancel', { body, headers: keyed('idem-key-0000000004') });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(async () => (await control.ledger()).cancelRequests.length >= 1, 5000, 10); // the first has arrived and waits
     const second = await call('POST', '/payments/p-idem-fly/cancel', { body, headers: keyed('idem-key-0000000004') });
     expect([second.status, second.json.type]).toEqual([409, 'IDEMPOTENCY_OUTSTANDING_REQUEST']);
     expect((await first).status).toBe(200);
