@@ -150,6 +150,35 @@ export async function endHold(orm: MikroORM, reservationId: string, agoMs: numbe
   await orm.em.getConnection().execute('update reservation set expires_at = ? where id = ?', [new Date(now.getTime() - agoMs), reservationId]);
 }
 
+/**
+ * Starts `racer` and returns once it waits on a lock in this database (more backends waiting than before
+ * it started) or has finished: races are then forced into the order the test means, however slow the
+ * machine, instead of hoping a sleep was long enough.
+ */
+export async function startAndWaitUntilBlocked<T>(orm: MikroORM, racer: () => Promise<T>, timeoutMs = 10_000): Promise<{ running: Promise<T> }> {
+  const waiting = async () =>
+    Number(
+      (
+        await orm.em
+          .getConnection()
+          .execute(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)
+      )[0].n,
+    );
+  const before = await waiting();
+  let finished = false;
+  const running = racer().finally(() => {
+    finished = true;
+  });
+  running.catch(() => undefined);
+  const deadline = Date.now() + timeoutMs;
+  while (!finished && (await waiting()) <= before) {
+    if (Date.now() > deadline) throw new Error(`startAndWaitUntilBlocked: the racer neither waited on a lock nor finished within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+  // Wrapped: an async function returning the promise itself would wait for it.
+  return { running };
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

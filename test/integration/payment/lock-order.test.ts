@@ -1,7 +1,7 @@
 import { CancelReservationDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
-import { confirmAs, holdSeatAs, refundRowsOf, reservationRow, type SimulatorControl, simulatorControl, sleep } from '../../support/money-holes';
+import { confirmAs, holdSeatAs, refundRowsOf, reservationRow, type SimulatorControl, simulatorControl, startAndWaitUntilBlocked } from '../../support/money-holes';
 import { useTestApp, type TestApp } from '../../support/test-app';
 
 /**
@@ -71,11 +71,8 @@ test.each(RACES.flatMap((race) => [race, race]).map((race, i) => [i, race.join('
     const answers: Array<ReturnType<(typeof start)[Racer]>> = [];
     try {
       await blocker.raw('lock table refund in access exclusive mode');
-      for (const racer of racers) {
-        answers.push(start[racer]());
-        await sleep(150); // in this order to their first touch of a refund row
-      }
-      await sleep(300);
+      // In this order to their first touch of a refund row (or to a lock an earlier racer holds).
+      for (const racer of racers) answers.push((await startAndWaitUntilBlocked(t.orm, start[racer])).running);
     } finally {
       await blocker.commit();
     }

@@ -1,7 +1,7 @@
 import { HoldSeatDocument, RetryRefundDocument } from '../../generated/graphql';
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
-import { confirmAs, endHold, holdSeatAs, paymentRowsOf, refundRowsOf, reservationRow, type SimulatorControl, simulatorControl, sleep } from '../../support/money-holes';
+import { confirmAs, endHold, holdSeatAs, paymentRowsOf, refundRowsOf, reservationRow, type SimulatorControl, simulatorControl, sleep, startAndWaitUntilBlocked } from '../../support/money-holes';
 import { useTestApp } from '../../support/test-app';
 import { waitFor } from '../../support/wait';
 
@@ -117,10 +117,9 @@ describe('story 11: one lock order (seat, then reservation)', () => {
     let newHold: ReturnType<typeof t.gql> | undefined;
     try {
       await blocker.raw('lock table event in access exclusive mode');
-      newHold = t.gql(HoldSeatDocument, { input: { seatId } }, { token: await t.tokenFor('new-holder') });
-      await sleep(500);
-      confirming = confirmAs(t, token, reservation, payment.imp_uid);
-      await sleep(500);
+      const newHolder = await t.tokenFor('new-holder');
+      newHold = (await startAndWaitUntilBlocked(t.orm, () => t.gql(HoldSeatDocument, { input: { seatId } }, { token: newHolder }))).running;
+      confirming = (await startAndWaitUntilBlocked(t.orm, () => confirmAs(t, token, reservation, payment.imp_uid))).running;
     } finally {
       await blocker.commit();
     }
