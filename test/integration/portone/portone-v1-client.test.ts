@@ -106,6 +106,17 @@ test('a cancel applied and then lost is OUTCOME_UNKNOWN, and reading back finds 
   expect((await sim.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(1);
 });
 
+test('a cancel applied and then answered 200 with no envelope (a proxy page) is OUTCOME_UNKNOWN, never REJECTED; a read answered so is UNAVAILABLE', async () => {
+  const impUid = await sim.pay({ merchantUid: 'm-garbled', amount: 1000 });
+  const client = newClient();
+  await sim.fault({ endpoint: 'cancel', kind: 'applyThenGarble', times: 1 });
+  expect(await gatewayErrorKindOf(client.cancelPayment({ gatewayPaymentId: impUid, amount: 1000, expectedCancellableAmount: 1000, reason: 'x' }))).toBe(
+    'OUTCOME_UNKNOWN',
+  );
+  expect(await client.getPayment(impUid)).toMatchObject({ status: 'CANCELLED', cancelledAmount: 1000 });
+  expect((await sim.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(1);
+});
+
 test('5xx: 503 is UNAVAILABLE everywhere; 500 on a cancel is OUTCOME_UNKNOWN', async () => {
   const impUid = await sim.pay({ merchantUid: 'm-5xx', amount: 1000 });
   const client = newClient();

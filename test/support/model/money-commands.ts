@@ -359,13 +359,13 @@ export function moneyCommands(maxCommands: number) {
       fc
         .oneof(
           fc.record({ endpoint: fc.constantFrom(...faultEndpoints), kind: fc.constantFrom<FaultKind>('http500', 'http503', 'reset', 'latency'), times: fc.integer({ min: 1, max: 3 }) }),
-          fc.record({ endpoint: fc.constant<SimulatorEndpoint>('cancel'), kind: fc.constant<FaultKind>('applyThenLose'), times: fc.integer({ min: 1, max: 2 }) }),
+          fc.record({ endpoint: fc.constant<SimulatorEndpoint>('cancel'), kind: fc.constantFrom<FaultKind>('applyThenLose', 'applyThenGarble'), times: fc.integer({ min: 1, max: 2 }) }),
         )
         .map(({ endpoint, kind, times }) => new FaultCommand(endpoint, kind, times)),
       fc
         .oneof(
           fc.record({ endpoint: fc.constantFrom(...faultEndpoints), kind: fc.constantFrom<FaultKind>('http500', 'http503', 'reset', 'latency'), times: fc.integer({ min: 1, max: 3 }) }),
-          fc.record({ endpoint: fc.constant<SimulatorEndpoint>('cancel'), kind: fc.constant<FaultKind>('applyThenLose'), times: fc.integer({ min: 1, max: 2 }) }),
+          fc.record({ endpoint: fc.constant<SimulatorEndpoint>('cancel'), kind: fc.constantFrom<FaultKind>('applyThenLose', 'applyThenGarble'), times: fc.integer({ min: 1, max: 2 }) }),
         )
         .map(({ endpoint, kind, times }) => new FaultCommand(endpoint, kind, times)),
       index.map((refund) => new RetryRefundCommand(refund)),

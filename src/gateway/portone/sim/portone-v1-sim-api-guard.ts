@@ -9,7 +9,7 @@ declare module 'fastify' {
   }
 }
 
-/** A V1 API request that drew a fault; the cancel route acts on `applyThenLose` after applying. */
+/** A V1 API request that drew a fault; the cancel route acts on `applyThenLose` and `applyThenGarble` after applying. */
 export type RequestWithFault = FastifyRequest & { fault?: Fault };
 
 const endpointOf = (request: FastifyRequest): SimulatorEndpoint | null =>

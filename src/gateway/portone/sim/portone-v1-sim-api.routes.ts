@@ -102,6 +102,11 @@ export function registerV1ApiRoutes(
       request.raw.socket.destroy();
       return reply.hijack();
     }
+    if ((request as RequestWithFault).fault?.kind === 'applyThenGarble') {
+      // Applied, then answered 200 with what a proxy in the way might send instead of PortOne's envelope.
+      record.responseLost = true;
+      return reply.code(200).type('text/html').send('<html><body>OK</body></html>');
+    }
     return envelope(toApiPayment(payment));
   });
 

@@ -141,7 +141,7 @@ export function registerV1ControlRoutes(server: FastifyInstance, { state, webhoo
 
   server.post('/__control/faults', async (request, reply) => {
     const body = (request.body ?? {}) as Body;
-    const kinds: FaultKind[] = ['latency', 'http500', 'http503', 'reset', 'applyThenLose', 'businessError'];
+    const kinds: FaultKind[] = ['latency', 'http500', 'http503', 'reset', 'applyThenLose', 'applyThenGarble', 'businessError'];
     if (!kinds.includes(body.kind as FaultKind)) return reply.code(400).send({ error: `kind must be one of ${kinds.join(', ')}` });
     const fault: Fault = {
       endpoint: (body.endpoint as Fault['endpoint']) ?? 'all',

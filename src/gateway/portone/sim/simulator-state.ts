@@ -87,7 +87,7 @@ export interface SimulatorRuntimeOptions {
 export function exactMoney(value: number): number {
   return Math.round(value * 10_000) / 10_000;
 }
-export type FaultKind = 'latency' | 'http500' | 'http503' | 'reset' | 'applyThenLose' | 'businessError';
+export type FaultKind = 'latency' | 'http500' | 'http503' | 'reset' | 'applyThenLose' | 'applyThenGarble' | 'businessError';
 
 export interface Fault {
   endpoint: SimulatorEndpoint | 'all';

@@ -29,6 +29,13 @@ export function mapPortOneV1Failure(operation: PortOneV1Operation, failure: Port
   const { httpStatus, code } = failure;
   const message = failure.message ?? `HTTP ${httpStatus}`;
   const details = { gatewayCode: code ?? undefined, httpStatus };
+  // A 2xx whose body is not an envelope (a proxy's page, a cut-off body), or code 0 without a response:
+  // PortOne got the request and we cannot tell what it did. A change is read back; a read is repeated.
+  const unreadableSuccess = (failure.kind === 'http' && httpStatus >= 200 && httpStatus < 300) || (failure.kind === 'envelope' && code === 0);
+  if (unreadableSuccess) {
+    const detail = `PortOne ${operation}: HTTP ${httpStatus} without a readable answer`;
+    return new GatewayError(CHANGES_PAYMENT.has(operation) ? 'OUTCOME_UNKNOWN' : 'UNAVAILABLE', detail, details);
+  }
   if (httpStatus === 401) return new GatewayError('MISCONFIGURED', `PortOne refused our credentials (${operation}): ${message}`, details);
   if (failure.kind === 'http') {
     if (httpStatus === 404) return new GatewayError('NOT_FOUND', `PortOne: ${message}`, details);
