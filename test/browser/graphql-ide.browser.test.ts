@@ -104,6 +104,8 @@ describe('GraphiQL in production', () => {
       const bundle = await fetchPage(testApp, '/graphql-ide/graphiql.min.js');
       expect(bundle.status).toBe(200);
       expect(bundle.headers.get('content-type')).toContain('javascript');
+      // Read to its end: an unread body leaves its socket open, paused, after the server has closed.
+      expect((await bundle.text()).length).toBeGreaterThan(0);
     } finally {
       await testApp.close();
     }

@@ -32,6 +32,8 @@ test('against the simulator: its payment window, the webhook URL, scripts from t
     const script = await fetch(t.url.replace(/\/graphql$/, '/demo/checkout.js'));
     expect(script.status).toBe(200);
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    // Read to its end: an unread body leaves its socket open, paused, after the server has closed.
+    expect((await script.text()).length).toBeGreaterThan(0);
     // The window itself: served by the simulator, not by us.
     const window = await fetch(`${t.simulator.url}/__window?merchant_uid=m&amount=1000&name=n&origin=http://localhost`);
     expect(await window.text()).toContain('<script src="__window/window.js">');

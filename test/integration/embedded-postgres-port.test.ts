@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -36,7 +36,13 @@ const { Client } = require('pg');
 test('embedded PostgreSQL whose picked port was taken meanwhile starts on the next one', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'booking-pg-port-'));
   chmodSync(dir, 0o755);
-  const squatter: Server = createServer();
+  // The child's readiness probe connects to the squatter and hangs up; closing the listener does not
+  // close what it accepted, and that socket would stay (CLOSE_WAIT) in this jest worker to its end.
+  const accepted = new Set<Socket>();
+  const squatter: Server = createServer((socket) => {
+    accepted.add(socket);
+    socket.on('close', () => accepted.delete(socket));
+  });
   await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
   const takenPort = (squatter.address() as { port: number }).port;
   try {
@@ -50,7 +56,8 @@ test('embedded PostgreSQL whose picked port was taken meanwhile starts on the ne
     expect(result.port).toBe(result.picked[1]);
     expect(result.rows).toEqual([{ one: 1 }]);
   } finally {
-    squatter.close();
+    for (const socket of accepted) socket.destroy();
+    await new Promise((resolve) => squatter.close(resolve));
     rmSync(dir, { recursive: true, force: true });
   }
 });
