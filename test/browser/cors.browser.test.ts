@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
@@ -30,7 +31,8 @@ describeWithBrowser('a frontend on another origin', () => {
 
   /** What the shop's page gets when it calls the API the way Apollo Client does (JSON POST, bearer token). */
   async function callFromShop(testApp: TestApp): Promise<unknown> {
-    const token = await testApp.tokenFor('buyer-1');
+    // A buyer of its own: the worker's database is shared with other test files, whose buyers hold seats.
+    const token = await testApp.tokenFor(`cors-buyer-${randomUUID()}`);
     const page = await browser.newPage();
     try {
       await page.goto(`${shopOrigin}/`);
