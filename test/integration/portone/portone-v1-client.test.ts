@@ -106,7 +106,7 @@ test('a cancel applied and then lost is OUTCOME_UNKNOWN, and reading back finds 
   expect((await sim.cancelRequests(impUid)).filter((c) => c.applied)).toHaveLength(1);
 });
 
-test('a cancel applied and then answered 200 with no envelope (a proxy page) is OUTCOME_UNKNOWN, never REJECTED; a read answered so is UNAVAILABLE', async () => {
+test('a cancel applied and then answered 200 with no envelope (a proxy page) is OUTCOME_UNKNOWN (never REJECTED), and reading back finds it applied once', async () => {
   const impUid = await sim.pay({ merchantUid: 'm-garbled', amount: 1000 });
   const client = newClient();
   await sim.fault({ endpoint: 'cancel', kind: 'applyThenGarble', times: 1 });

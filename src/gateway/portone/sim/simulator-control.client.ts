@@ -71,7 +71,7 @@ export class SimulatorControlClient extends SimulatorControlHttpClient<Simulator
     return this.post('/__control/clock', { advanceSeconds: seconds });
   }
 
-  /** Stops PortOne's clock at its current second (`true`) or lets it run on from there (`false`). */
+  /** Stops PortOne's clock at its current second (`true`), or puts it back on its course (`false`). */
   async freezeClock(frozen: boolean): Promise<{ now: number }> {
     return this.post('/__control/clock', { freeze: frozen });
   }

@@ -133,8 +133,7 @@ export interface WebhookRecord {
 /** Everything the simulator knows; also what the control API's ledger shows. */
 export class SimulatorState {
   clockOffsetSeconds = 0;
-  /** Set while the clock is frozen: the second `now()` answers. */
-  private frozenAt: number | null = null;
+  private frozenAt: number | null = null; // while frozen: the second now() answers
   tokens = new Map<string, { token: string; expiredAt: number }>();
   tokensIssued: Array<{ at: number; token: string; expiredAt: number; reused: boolean }> = [];
   /** TCP connections that carried at least one API call (control calls aside): keep-alive reuse shows here. */
@@ -159,22 +158,14 @@ export class SimulatorState {
     return this.frozenAt ?? Math.floor(Date.now() / 1000) + this.clockOffsetSeconds;
   }
 
-  /**
-   * Stops PortOne's clock at its current second (tests that need many payments within one second: the
-   * wall clock would otherwise tick between two of them). Unfrozen, it is back on its course, as if it
-   * had never stopped; moves made while frozen are kept.
-   */
+  /** Stops the clock at its second (many payments in one second for tests); unfrozen it is back on its course, moves kept; a set frozen clock stays frozen. */
   freezeClock(frozen: boolean): void {
-    if (frozen && this.frozenAt === null) this.frozenAt = this.now();
-    if (!frozen) this.frozenAt = null;
+    this.frozenAt = frozen ? (this.frozenAt ?? this.now()) : null;
   }
-
   advanceClock(seconds: number): void {
     this.clockOffsetSeconds += seconds;
     if (this.frozenAt !== null) this.frozenAt += seconds;
   }
-
-  /** Sets the clock to `now` (epoch seconds); a frozen clock stays frozen there. */
   setClock(now: number): void {
     this.clockOffsetSeconds = now - Math.floor(Date.now() / 1000);
     if (this.frozenAt !== null) this.frozenAt = now;
