@@ -2,7 +2,7 @@ import type { SimulatorLedger } from '../../../src/gateway/portone/sim/simulator
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
 import { confirmAs, holdSeatAs, paymentRowsOf, type SimulatorControl, simulatorControl, SyncedClock } from '../../support/money-holes';
-import { startTestApp, type TestApp } from '../../support/test-app';
+import { useTestApp } from '../../support/test-app';
 
 /**
  * Issue 10: what a reconciliation run costs at PortOne. The sweep follows payments, so abandoned holds
@@ -13,33 +13,29 @@ const clock = new SyncedClock();
 /** A reported reservation's first re-read waits this long, then doubles (`reportBackoffBaseMs` in src/app.ts). */
 const REPORT_BACKOFF_BASE_SECONDS = 30;
 const HOLD_AND_GRACE_SECONDS = 15 * 60;
-let t: TestApp;
+const t = useTestApp(
+  { clock, env: { HOLD_MAX_PER_BUYER_PER_EVENT: '1000', RATE_LIMIT_HOLD_SEAT_PER_BUYER: '0', RATE_LIMIT_CONFIRM_PAYMENT_PER_BUYER: '0' } },
+  { afterEachTest: (app) => expectMoneyInvariants(app) },
+);
 let sim: SimulatorControl;
 
-beforeAll(async () => {
-  t = await startTestApp({
-    clock,
-    env: { HOLD_MAX_PER_BUYER_PER_EVENT: '1000', RATE_LIMIT_HOLD_SEAT_PER_BUYER: '0', RATE_LIMIT_CONFIRM_PAYMENT_PER_BUYER: '0' },
-  });
+beforeAll(() => {
   sim = simulatorControl(t.simulator.url);
 });
-afterAll(async () => {
-  await t.close();
-});
-beforeEach(async () => {
-  await fromNothing();
-});
-afterEach(async () => {
-  await expectMoneyInvariants(t);
-});
+beforeEach(() => sweepStarted()); // after useTestApp's reset
 
 const reconcile = () => t.app.services.reconciliation.run();
 
-/** Empty database and simulator, clocks in step, and the sweep's first run done (its cursors stored). */
-async function fromNothing(): Promise<void> {
-  await t.reset();
+/** Clocks in step, and the sweep's first run done on what is there (its cursors stored). */
+async function sweepStarted(): Promise<void> {
   clock.reset();
   await reconcile();
+}
+
+/** Empty database and simulator, then as every test starts. */
+async function fromNothing(): Promise<void> {
+  await t.reset();
+  await sweepStarted();
 }
 
 /** Requests PortOne received during `work`, per endpoint. */

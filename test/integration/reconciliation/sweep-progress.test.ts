@@ -3,7 +3,7 @@ import { SweepCursor } from '../../../src/payment/reconciliation/sweep-cursor.en
 import { createEventViaApi } from '../../support/fixtures';
 import { expectMoneyInvariants } from '../../support/money-invariants';
 import { holdSeatAs, paymentRowsOf, type SimulatorControl, simulatorControl, SyncedClock } from '../../support/money-holes';
-import { startTestApp, type TestApp } from '../../support/test-app';
+import { useTestApp } from '../../support/test-app';
 
 /**
  * Issue 10, "record sweep progress so a crash resumes where it stopped": a sweep that stops mid-walk (a
@@ -16,11 +16,8 @@ const clock = new SyncedClock();
 const OVERLAP_MS = 5000;
 /** The sweep's listing calls per listing per run (`sweepMaxPagesPerRun` in src/app.ts). */
 const PAGES_PER_RUN = 100;
-let t: TestApp;
-let sim: SimulatorControl;
-
-beforeAll(async () => {
-  t = await startTestApp({
+const t = useTestApp(
+  {
     clock,
     env: {
       RECONCILE_SWEEP_PAGE_SIZE: '1',
@@ -28,20 +25,19 @@ beforeAll(async () => {
       HOLD_MAX_PER_BUYER_PER_EVENT: '1000',
       RATE_LIMIT_HOLD_SEAT_PER_BUYER: '0',
     },
-  });
+  },
+  { afterEachTest: (app) => expectMoneyInvariants(app) },
+);
+let sim: SimulatorControl;
+
+beforeAll(() => {
   sim = simulatorControl(t.simulator.url);
 });
-afterAll(async () => {
-  await t.close();
-});
 beforeEach(async () => {
-  await t.reset();
+  // After useTestApp's reset: the sweep's first run on an empty database stores its cursors, and every
+  // later run resumes from them.
   clock.reset();
-  // The sweep's first run on an empty database stores its cursors: every later run resumes from them.
   await reconcile();
-});
-afterEach(async () => {
-  await expectMoneyInvariants(t);
 });
 
 const reconcile = () => t.app.services.reconciliation.run();
