@@ -198,8 +198,7 @@ export class PortOneV2Client implements PaymentGateway {
     try {
       return JSON.parse(response.text) as T;
     } catch {
-      // A 2xx we cannot read: for a cancel it may well have been applied.
-      throw mapPortOneV2Failure(operation, { kind: 'http', httpStatus: 502, body: null });
+      throw mapPortOneV2Failure(operation, { kind: 'http', httpStatus: response.status, body: null });
     }
   }
 

@@ -57,6 +57,11 @@ export function mapPortOneV2Failure(operation: PortOneV2Operation, failure: Port
   }
 
   const { httpStatus, body } = failure;
+  if (httpStatus >= 200 && httpStatus < 300) {
+    // A 2xx we cannot read (a proxy's page, a cut-off body): PortOne got the request and may have acted.
+    const detail = `PortOne V2 ${operation}: HTTP ${httpStatus} without a readable answer`;
+    return new GatewayError(mutating ? 'OUTCOME_UNKNOWN' : 'UNAVAILABLE', detail, { httpStatus });
+  }
   const type = body?.type;
   const message = body?.pgMessage ? `${body.message ?? type} (PG ${body.pgCode ?? '?'}: ${body.pgMessage})` : (body?.message ?? type ?? `HTTP ${httpStatus}`);
   const details = { gatewayCode: type ?? body?.pgCode, httpStatus };

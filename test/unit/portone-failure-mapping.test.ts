@@ -1,11 +1,13 @@
 import fc from 'fast-check';
 import { mapPortOneV1Failure, type PortOneV1Failure, type PortOneV1Operation } from '../../src/gateway/portone/v1/portone-v1.errors';
+import { mapPortOneV2Failure } from '../../src/gateway/portone/v2/portone-v2.errors';
 
 /**
- * The one map from PortOne V1 failures to what the caller may do next. For a call that changes a payment
- * (cancel, revoke) the dangerous answers are the ones that say "nothing happened" (REJECTED: give up;
- * UNAVAILABLE: send again without reading) when PortOne may in fact have applied it: the refund would be
- * sent twice or left NEEDS_ATTENTION with the money already back. Every failure is generated here.
+ * The maps from PortOne failures to what the caller may do next (V1's generated over every failure; V2's
+ * unreadable 2xx at the end). For a call that changes a payment (cancel, revoke) the dangerous answers
+ * are the ones that say "nothing happened" (REJECTED: give up; UNAVAILABLE: send again without reading)
+ * when PortOne may in fact have applied it: the refund would be sent twice or left NEEDS_ATTENTION with
+ * the money already back.
  */
 const operations: PortOneV1Operation[] = ['getToken', 'read', 'list', 'cancel', 'revokeVbank'];
 const changes = (operation: PortOneV1Operation) => operation === 'cancel' || operation === 'revokeVbank';
@@ -70,4 +72,14 @@ test('the cancel outcomes PortOne words as code 1 keep their meaning', () => {
   expect(mapPortOneV1Failure('cancel', envelope('결제취소에 실패하였습니다.(PG사 오류)')).kind).toBe('REJECTED');
   expect(mapPortOneV1Failure('cancel', { kind: 'http', httpStatus: 200, code: null, message: null }).kind).toBe('OUTCOME_UNKNOWN');
   expect(mapPortOneV1Failure('read', { kind: 'http', httpStatus: 200, code: null, message: null }).kind).toBe('UNAVAILABLE');
+});
+
+test('V2 as well: a 2xx without a readable body is OUTCOME_UNKNOWN for a cancel and UNAVAILABLE for a read, whatever the status', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 200, max: 299 }), (httpStatus) => {
+      const cancel = mapPortOneV2Failure('cancel', { kind: 'http', httpStatus, body: null });
+      const read = mapPortOneV2Failure('read', { kind: 'http', httpStatus, body: null });
+      return cancel.kind === 'OUTCOME_UNKNOWN' && read.kind === 'UNAVAILABLE' && cancel.details?.httpStatus === httpStatus;
+    }),
+  );
 });
